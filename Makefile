@@ -1,0 +1,119 @@
+# exchange_lb.appliance — the two commands of the README, and their parts.
+#   make demo   set up everything, start the lab, apply site.yml to the demo appliance
+#   make test   lint, unit tests, sanity, the lab's stand-in tests and the molecule scenarios
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+COLLECTIONS := .build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
+SCENARIOS ?= skeleton
+HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
+	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat
+
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
+	lab-test molecule build clean
+
+help:
+	@echo "make demo   - install what is needed, start the lab, configure the demo appliance"
+	@echo "make test   - lint, unit tests, sanity, lab stand-in tests, molecule scenarios"
+	@echo "make lab-down - remove every container and network the lab made"
+
+# --- setup ------------------------------------------------------------------
+deps:
+	@missing=""; for p in $(HOST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> apt-get install$$missing"; \
+	  apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(BIN)/.stamp: requirements.txt
+	@echo "==> Python venv $(VENV) with the pinned tools"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+venv: $(BIN)/.stamp $(COLLECTION_LINK)
+
+lab-image: deps
+	lab/lab.sh image
+
+lab-up: deps venv
+	lab/lab.sh up
+
+lab-up-standins: deps venv
+	lab/lab.sh up --standins-only
+
+lab-down:
+	lab/lab.sh down
+
+lab-status:
+	lab/lab.sh status
+
+# --- the demo -----------------------------------------------------------------
+demo:
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lab-up; \
+	echo "==> ansible-playbook site.yml -i inventories/lab"; \
+	$(BIN)/ansible-playbook site.yml -i inventories/lab; \
+	echo; echo "The demo appliance is up. Try, from this machine:"; \
+	echo "  curl -si http://10.89.60.11/owa/ | grep -i x-served-by    # lb1 -> cas1, then cas2"; \
+	echo "  curl -si http://10.89.60.12/ews/ | grep -i x-served-by    # lb2 -> cas1, then cas2"; \
+	echo "  ansible-playbook site.yml -i inventories/lab --check --diff   # changes nothing"; \
+	echo "  make lab-down                                               # removes the lab"; \
+	echo "Done in $$(( $$(date +%s) - start )) s."
+
+# --- the tests ----------------------------------------------------------------
+test: deps venv lint unit sanity lab-test molecule
+	@echo "==> make test: all green"
+
+lint: venv
+	@echo "==> yamllint"
+	$(BIN)/yamllint -s .
+	@echo "==> ansible-lint (production profile, offline)"
+	$(BIN)/ansible-lint --offline --profile production -q
+	@echo "==> shellcheck"
+	shellcheck lab/*.sh tools/*.sh .ci/run
+	@echo "==> mypy (module_utils)"
+	$(BIN)/mypy --strict --ignore-missing-imports --follow-imports=silent plugins/module_utils
+
+unit: venv
+	@echo "==> unit tests"
+	$(BIN)/python -m pytest -q tests/unit
+
+sanity: venv
+	@echo "==> ansible-test sanity"
+	tools/ansible-test.sh sanity --python 3.11 --venv
+
+lab-test: lab-up-standins
+	@echo "==> stand-in Exchange servers answer every protocol"
+	$(BIN)/python -m pytest -q tests/lab
+
+molecule: lab-up-standins
+	@for s in $(SCENARIOS); do \
+	  echo "==> molecule test -s $$s"; \
+	  $(BIN)/molecule test -s $$s; \
+	done
+
+build: venv
+	rm -rf .build/install exchange_lb-appliance-*.tar.gz
+	$(BIN)/ansible-galaxy collection build --force .
+	$(BIN)/ansible-galaxy collection install --offline -p .build/install exchange_lb-appliance-*.tar.gz
+	ANSIBLE_COLLECTIONS_PATH=.build/install $(BIN)/ansible-doc -t role exchange_lb.appliance.exchange >/dev/null
+	ANSIBLE_COLLECTIONS_PATH=.build/install $(BIN)/ansible-doc exchange_lb.appliance.plan >/dev/null
+	@echo "==> the built collection installs and its docs resolve by FQCN"
+
+clean: lab-down
+	rm -rf .build exchange_lb-appliance-*.tar.gz

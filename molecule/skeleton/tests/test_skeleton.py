@@ -1,0 +1,126 @@
+"""The walking skeleton, as a client sees it: HTTP through the appliance node
+reaches both stand-in CAS servers in turn, a CAS that stops answering leaves
+the rotation, and check mode shows a change without making it."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+CAS_CONTAINERS = {"cas1": "exlb-cas1", "cas2": "exlb-cas2"}
+
+
+def node_address(host) -> str:
+    return host.ansible.get_variables()["exchange_network_address"]
+
+
+def served_by(address: str, path: str = "/owa/", port: int = 80) -> str:
+    conn = http.client.HTTPConnection(address, port, timeout=5)
+    try:
+        conn.request("GET", path, headers={"Host": "mail.mydomain.local"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, f"{path} answered {response.status}"
+        return response.getheader("X-Served-By", "")
+    finally:
+        conn.close()
+
+
+def podman(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *args], check=True, capture_output=True, text=True, timeout=60)
+
+
+def test_haproxy_is_the_distribution_package_run_by_systemd(host):
+    assert host.package("haproxy").is_installed
+    service = host.service("haproxy")
+    try:
+        assert service.is_running
+        assert service.is_enabled
+    except AssertionError:
+        print(host.run("journalctl -u haproxy --no-pager -n 50").stdout)
+        raise
+
+
+def test_config_is_rendered_from_the_plan_and_valid(host):
+    cfg = host.file("/etc/haproxy/haproxy.cfg")
+    assert cfg.mode == 0o640
+    assert "backend bk_cas_http" in cfg.content_string
+    assert host.run("haproxy -c -f /etc/haproxy/haproxy.cfg").rc == 0
+
+
+def test_client_reaches_both_cas_in_turn(host):
+    address = node_address(host)
+    answers = [served_by(address, path) for path in ("/owa/", "/ews/", "/owa/", "/ecp/")]
+    assert sorted(set(answers)) == ["cas1", "cas2"], answers
+    # round robin: consecutive requests alternate
+    assert answers[0] != answers[1] and answers[1] != answers[2], answers
+
+
+def test_client_address_is_forwarded_to_the_cas(host):
+    conn = http.client.HTTPConnection(node_address(host), 80, timeout=5)
+    conn.request("GET", "/whoami", headers={"Host": "mail.mydomain.local"})
+    body = conn.getresponse().read().decode()
+    conn.close()
+    # The CAS sees haproxy's connection, and the client's own address in X-Forwarded-For.
+    assert "10.89.60.1" in body, body
+
+
+def test_a_dead_cas_leaves_the_rotation_and_comes_back(host):
+    address = node_address(host)
+    podman("exec", CAS_CONTAINERS["cas1"], "systemctl", "stop", "nginx")
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                answers = {served_by(address) for _ in range(4)}
+            except (AssertionError, OSError):
+                answers = set()
+            if answers == {"cas2"}:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("cas1 was not taken out of rotation within 15 s")
+        # while cas1 is down, no request fails
+        assert {served_by(address) for _ in range(10)} == {"cas2"}
+    finally:
+        podman("exec", CAS_CONTAINERS["cas1"], "systemctl", "start", "nginx")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if "cas1" in {served_by(address) for _ in range(4)}:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("cas1 did not come back into rotation within 20 s")
+
+
+def test_check_mode_shows_the_change_and_changes_nothing(host):
+    before = host.file("/etc/haproxy/haproxy.cfg").sha256sum
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".build/collections"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(PROJECT / ".config/molecule/converge.yml"),
+            "--check",
+            "--diff",
+            "-e",
+            "exchange_http_redirect_port=8080",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"+    bind {node_address(host)}:8080" in result.stdout, result.stdout
+    assert f"-    bind {node_address(host)}:80" in result.stdout, result.stdout
+    assert host.file("/etc/haproxy/haproxy.cfg").sha256sum == before
+    assert served_by(node_address(host)) in {"cas1", "cas2"}
