@@ -9,6 +9,9 @@ Every role of the collection renders a part of the plan returned by
 :func:`build_plan`; templates make no decisions of their own.  Validation
 errors name the field as the appliance's web UI (the guide) names it, e.g.
 ``CAS Servers › CAS2 Address: '10.0.0.300' is not an IPv4 address``.
+
+``settings`` are the ``exchange`` role's variables without their prefix; a
+missing key takes the guide's default (:data:`DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -17,52 +20,145 @@ import dataclasses
 import ipaddress
 import typing as t
 
-#: The guide's labels, used as the path in error messages.
-CAS_LABEL = "CAS Servers"
-HTTP_LABEL = "HTTP(s) Service"
-NETWORK_LABEL = "Network"
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import Listener, check_listeners, check_rpc_ports, listener
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError, boolean, choice, hostname, integer, ipv4, port, prefix_length, seconds
 
-HTTP_MODES = ("disabled", "clear", "ssl-offload", "ssl-forward")
-#: Modes the collection implements so far; the others are refused clearly.
-HTTP_MODES_IMPLEMENTED = ("disabled", "clear")
+__all__ = ["PlanError", "Plan", "build_plan", "DEFAULTS"]
+
+# --- the guide's labels ---------------------------------------------------------
+NETWORK = "Network"
+HA = "High Availability"
+CAS = "CAS Servers"
+HTTP = "HTTP(s) Service"
+IMAP = "IMAP(s) Service"
+POP3 = "POP3(s) Service"
+RPC = "RPC Services"
+SMTP = "SMTP(s) Service"
+CERTIFICATE = "Certificate .pfx or .pem"
+
+HA_ROLES = ("disabled", "master", "backup")
+HTTP_MODES = ("disabled", "ssl-offload", "ssl-forward", "clear")
+MAIL_MODES = ("disabled", "clear", "ssl-forward", "ssl-offload", "clear and ssl-forward", "clear and ssl-offload")
+RPC_MODES = ("enabled", "disabled")
+TLS_ENGINES = ("haproxy", "stunnel")
+
+#: The HTTP based services of the guide (5.4.2.3): key, WUI label, Exchange paths.
+HTTP_SERVICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("owa", "Outlook Web App", ("/owa",)),
+    ("ecp", "Exchange Control Panel", ("/ecp",)),
+    ("oab", "Offline Address Book", ("/oab",)),
+    ("autodiscover", "Auto discover", ("/autodiscover",)),
+    ("ews", "Exchange Web Services", ("/ews",)),
+    ("activesync", "Active Sync", ("/microsoft-server-activesync",)),
+    ("outlook_anywhere", "Outlook Anywhere", ("/rpc", "/rpcwithcert")),
+)
+
+DEFAULTS: dict[str, t.Any] = {
+    "network_hostname": "",
+    "network_netmask": "255.255.255.0",
+    "network_gateway": "",
+    "network_vlan_id": None,
+    "network_static_routes": [],
+    "ha_role": "disabled",
+    "virtual_service_address": "",
+    "cluster_identifier": 253,
+    "hub_servers": [],
+    "tls_engine": "haproxy",
+    "http_mode": "ssl-offload",
+    "http_host_name": "mail.mydomain.local",
+    "http_virtual_https_port": 443,
+    "http_redirect_port": 80,
+    "http_cas_http_port": 80,
+    "http_cas_https_port": 443,
+    "http_timeout": 25,
+    "http_certificate": "",
+    "http_services": {key: True for key, _label, _paths in HTTP_SERVICES},
+    "http_long_poll_timeout": 3600,
+    "imap_mode": "disabled",
+    "imap_virtual_port": 143,
+    "imap_virtual_tls_port": 993,
+    "imap_cas_port": 143,
+    "imap_cas_tls_port": 993,
+    "imap_timeout": 25,
+    "imap_certificate": "",
+    "pop3_mode": "disabled",
+    "pop3_virtual_port": 110,
+    "pop3_virtual_tls_port": 995,
+    "pop3_cas_port": 110,
+    "pop3_cas_tls_port": 995,
+    "pop3_timeout": 25,
+    "pop3_certificate": "",
+    "rpc_mode": "enabled",
+    "rpc_endpoint_mapper_port": 135,
+    "rpc_access_point_port": 60000,
+    "rpc_address_book_port": 60001,
+    "rpc_timeout": 25,
+    "rpc_connection_timeout": 3600,
+    "rpc_ports_outside_range_reason": "",
+    "smtp_mode": "disabled",
+    "smtp_virtual_port": 25,
+    "smtp_virtual_tls_port": 587,
+    "smtp_hub_port": 25,
+    "smtp_hub_tls_port": 587,
+    "smtp_timeout": 25,
+    "smtp_certificate": "",
+    "peers_port": 10000,
+    "tls_internal_port_base": 20000,
+}
+
+#: Where the certificate module writes the combined PEM of each TLS service.
+TLS_DIR = "/etc/exchange-lb/tls"
 
 
-class PlanError(ValueError):
-    """A setting the appliance cannot accept, with the WUI path of the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
+# --- the plan ---------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Server:
     name: str
     address: str
     port: int
+    id: int  # the same id for a server in every backend, so stick tables can be shared
+    check_ssl: bool = False  # the server's port speaks TLS (forwarded untouched); checks use TLS
+    track: str = ""  # "<backend>/<server>": take the state of that server's check
 
 
 @dataclasses.dataclass(frozen=True)
 class HealthCheck:
-    kind: str  # "http" (more kinds arrive with the other services)
-    method: str = "GET"
-    uri: str = "/"
+    """How a backend checks its servers. ``kind``: http, banner, rpc or none."""
+
+    kind: str
+    uri: str = ""
     host: str = ""
-    expect_status: str = ""
+    expect_status: int = 200
+    # banner checks: the exchange, as (send, expect-regex) pairs; send "" = only read
+    steps: tuple[tuple[str, str], ...] = ()
+    # rpc checks: every port that must answer for the server to be up
+    ports: tuple[int, ...] = ()
     inter_ms: int = 2000
     fall: int = 2
     rise: int = 2
 
 
 @dataclasses.dataclass(frozen=True)
+class Persistence:
+    """Server affinity (guide 2.5). ``kind``: cookie, header or source."""
+
+    kind: str
+    cookie: str = ""
+    header: str = ""
+    table: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Backend:
     name: str
+    service: str
     mode: str  # "http" or "tcp"
     balance: str
     servers: tuple[Server, ...]
     check: HealthCheck
     timeout_server_s: int
+    persistence: Persistence | None = None
+    shutdown_sessions_on_down: bool = False
     timeout_connect_s: int = 5
 
 
@@ -70,24 +166,106 @@ class Backend:
 class Bind:
     address: str
     port: int
+    field: str
+    certificate: str = ""  # haproxy terminates TLS with this PEM
+    accept_proxy: bool = False  # stunnel hands the connection over with the PROXY protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """HTTP routing by path (ssl-offload and clear): a service of guide 5.4.2.3."""
+
+    key: str
+    label: str
+    paths: tuple[str, ...]
+    backend: str
+    enabled: bool
 
 
 @dataclasses.dataclass(frozen=True)
 class Frontend:
     name: str
-    service: str  # the WUI area this listener belongs to
-    mode: str
+    service: str
+    mode: str  # "http" or "tcp"
     binds: tuple[Bind, ...]
     timeout_client_s: int
-    backend: str
+    backend: str = ""
+    routes: tuple[Route, ...] = ()
+    root_redirect: str = ""  # plain "/" goes here
+    https_redirect: str = ""  # every request is redirected to https://<this>
     forwarded_for: bool = False
+    forwarded_proto: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class StickTable:
+    name: str
+    type: str  # "ip" or "string"
+    size: str = "200k"
+    expire: str = "60m"
+    key_length: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Certificate:
+    """A certificate the user gave for a TLS service, and where it goes."""
+
+    service: str  # "http", "imap", "pop3", "smtp"
+    field: str
+    src: str
+    dest: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TlsTunnel:
+    """stunnel: TLS ends here and goes on to haproxy on loopback with PROXY v1."""
+
+    name: str
+    accept_address: str
+    accept_port: int
+    connect_port: int
+    certificate: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Vrrp:
+    role: str  # "master" or "backup"
+    virtual_address: str
+    prefix: int
+    router_id: int
+    priority: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    name: str
+    address: str
+    port: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Node:
+    hostname: str
+    address: str
+    prefix: int
+    gateway: str
+    vlan_id: int | None
+    routes: tuple[tuple[str, str], ...]  # (network/prefix, router)
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
+    node: Node
     bind_address: str
+    vrrp: Vrrp | None
+    tls_engine: str
     frontends: tuple[Frontend, ...]
     backends: tuple[Backend, ...]
+    stick_tables: tuple[StickTable, ...]
+    peers: tuple[Peer, ...]
+    certificates: tuple[Certificate, ...]
+    tls_tunnels: tuple[TlsTunnel, ...]
+    listeners: tuple[Listener, ...]
 
     def as_dict(self) -> dict[str, t.Any]:
         """The plan as JSON-ready data (lists, not tuples) for facts and templates."""
@@ -102,90 +280,365 @@ def _plain(value: t.Any) -> t.Any:
     return value
 
 
-def _ipv4(field: str, value: t.Any) -> str:
-    try:
-        return str(ipaddress.IPv4Address(str(value).strip()))
-    except (ipaddress.AddressValueError, ValueError):
-        raise PlanError(field, f"{value!r} is not an IPv4 address") from None
+# --- building it -----------------------------------------------------------------------
+class _Builder:
+    """Collects the plan while the settings are read, section by section."""
 
+    def __init__(self, settings: t.Mapping[str, t.Any]) -> None:
+        unknown = sorted(set(settings) - set(DEFAULTS) - {"network_address", "cas_servers", "peers"})
+        if unknown:
+            raise PlanError("settings", f"unknown setting(s): {', '.join(unknown)}")
+        self.s: dict[str, t.Any] = {**DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
+        self.frontends: list[Frontend] = []
+        self.backends: list[Backend] = []
+        self.tables: dict[str, StickTable] = {}
+        self.certificates: list[Certificate] = []
+        self.tunnels: list[TlsTunnel] = []
+        self.listeners: list[Listener] = []
+        self.bind_address = ""
+        self.tls_engine = choice("TLS engine (exchange_tls_engine)", self.s["tls_engine"], TLS_ENGINES)
+        self._next_internal_port = integer(
+            "TLS engine › internal port base (exchange_tls_internal_port_base)", self.s["tls_internal_port_base"], 1024, 65000
+        )
 
-def _port(field: str, value: t.Any) -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise PlanError(field, f"{value!r} is not a TCP port number") from None
-    if not 1 <= port <= 65535:
-        raise PlanError(field, f"{port} is not a TCP port (1-65535)")
-    return port
+    # -- network and high availability --
+    def node(self) -> Node:
+        s = self.s
+        address = ipv4(f"{NETWORK} › Address", s.get("network_address"))
+        prefix = prefix_length(f"{NETWORK} › Netmask", s["network_netmask"])
+        gateway = ""
+        if str(s["network_gateway"]).strip():
+            gateway = ipv4(f"{NETWORK} › Gateway", s["network_gateway"])
+            if ipaddress.IPv4Address(gateway) not in _subnet(address, prefix):
+                raise PlanError(f"{NETWORK} › Gateway", f"{gateway} is not in the node's subnet {_subnet(address, prefix)}")
+        vlan = None
+        if s["network_vlan_id"] not in (None, ""):
+            vlan = integer(f"{NETWORK} › vLAN Identifier", s["network_vlan_id"], 1, 4094)
+        routes = []
+        for index, route in enumerate(s["network_static_routes"] or [], start=1):
+            field = f"{NETWORK} › Static Routes › Route {index}"
+            if not isinstance(route, dict):
+                raise PlanError(field, "a route needs network, netmask and router")
+            network = ipv4(f"{field} › Network", route.get("network"))
+            length = prefix_length(f"{field} › Netmask", route.get("netmask", "255.255.255.255"))
+            try:
+                net = ipaddress.IPv4Network(f"{network}/{length}")
+            except ValueError:
+                raise PlanError(f"{field} › Network", f"{network} has host bits set for netmask /{length}") from None
+            router = ipv4(f"{field} › Router", route.get("router"))
+            routes.append((str(net), router))
+        name = str(s["network_hostname"] or "").strip()
+        return Node(
+            hostname=hostname(f"{NETWORK} › Hostname", name) if name else "",
+            address=address,
+            prefix=prefix,
+            gateway=gateway,
+            vlan_id=vlan,
+            routes=tuple(routes),
+        )
 
+    def vrrp(self, node: Node) -> Vrrp | None:
+        s = self.s
+        role = choice(f"{HA} › Role", s["ha_role"], HA_ROLES)
+        if role == "disabled":
+            return None
+        field = f"{HA} › Virtual Service Address"
+        vip = ipv4(field, s["virtual_service_address"])
+        if vip == node.address:
+            raise PlanError(field, f"{vip} is the node's own address ({NETWORK} › Address); the virtual address must be another one")
+        subnet = _subnet(node.address, node.prefix)
+        if ipaddress.IPv4Address(vip) not in subnet:
+            raise PlanError(field, f"{vip} is not in the node's subnet {subnet}")
+        router_id = integer(f"{HA} › Cluster Identifier", s["cluster_identifier"], 1, 255, "VRRP identifier")
+        return Vrrp(role=role, virtual_address=vip, prefix=node.prefix, router_id=router_id, priority=150 if role == "master" else 100)
 
-def _positive_seconds(field: str, value: t.Any) -> int:
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        raise PlanError(field, f"{value!r} is not a number of seconds") from None
-    if seconds < 1:
-        raise PlanError(field, f"{seconds} must be at least 1 second")
-    return seconds
+    def peers(self, node: Node, vrrp: Vrrp | None) -> tuple[Peer, ...]:
+        """The haproxy peers of a pair: stickiness survives a failover."""
+        if vrrp is None:
+            return ()
+        peer_port = port(f"{HA} › peers port (exchange_peers_port)", self.s["peers_port"])
+        result = []
+        for index, entry in enumerate(self.s.get("peers") or [], start=1):
+            field = f"{HA} › peer {index}"
+            if not isinstance(entry, dict) or not entry.get("name"):
+                raise PlanError(field, "a peer needs a name and an address")
+            result.append(Peer(name=str(entry["name"]), address=ipv4(field, entry.get("address")), port=peer_port))
+        if result:
+            self.listeners.append(Listener(f"{HA} › peers port (exchange_peers_port)", node.address, peer_port))
+        return tuple(result)
 
+    # -- servers --
+    def servers(self, key: str, label: str, letters: str, required: bool) -> tuple[tuple[str, str], ...]:
+        value = self.s.get(key) or []
+        if not isinstance(value, (list, tuple)):
+            raise PlanError(label, "a list of servers is expected")
+        if required and not value:
+            raise PlanError(label, f"at least one {letters} server is required")
+        result: list[tuple[str, str]] = []
+        seen: dict[str, str] = {}
+        names: dict[str, str] = {}
+        for index, entry in enumerate(value, start=1):
+            field = f"{label} › {letters}{index} Address"
+            if isinstance(entry, dict):
+                address = ipv4(field, entry.get("address"))
+                name = hostname(f"{label} › {letters}{index} name", entry.get("name") or f"{letters.lower()}{index}")
+            else:
+                address = ipv4(field, entry)
+                name = f"{letters.lower()}{index}"
+            if address in seen:
+                raise PlanError(field, f"{address} is already {seen[address]}")
+            if name in names:
+                raise PlanError(f"{label} › {letters}{index} name", f"{name!r} is already the name of {names[name]}")
+            seen[address] = field
+            names[name] = field
+            result.append((name, address))
+        return tuple(result)
 
-def _cas_servers(value: t.Any) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, (list, tuple)) or not value:
-        raise PlanError(CAS_LABEL, "at least one CAS server is required")
-    servers: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
-    for index, entry in enumerate(value, start=1):
-        field = f"{CAS_LABEL} › CAS{index} Address"
-        if isinstance(entry, dict):
-            address = _ipv4(field, entry.get("address"))
-            name = str(entry.get("name") or f"cas{index}")
+    # -- listeners --
+    def bind(self, field: str, address: str, value: t.Any, certificate: str = "", name: str = "") -> Bind:
+        """A public listener; with a certificate, TLS ends on the appliance."""
+        listening = listener(field, address, value)
+        self.listeners.append(listening)
+        if not certificate:
+            return Bind(address=listening.address, port=listening.port, field=field)
+        if self.tls_engine == "haproxy":
+            return Bind(address=listening.address, port=listening.port, field=field, certificate=certificate)
+        internal = self._next_internal_port
+        self._next_internal_port += 1
+        self.listeners.append(Listener(f"{field} (stunnel to haproxy, internal)", "127.0.0.1", internal))
+        self.tunnels.append(
+            TlsTunnel(name=name, accept_address=listening.address, accept_port=listening.port, connect_port=internal, certificate=certificate)
+        )
+        return Bind(address="127.0.0.1", port=internal, field=field, accept_proxy=True)
+
+    def certificate(self, service: str, label: str) -> str:
+        field = f"{label} › {CERTIFICATE}"
+        src = str(self.s[f"{service}_certificate"] or "").strip()
+        if not src:
+            raise PlanError(field, f"the {self.s[f'{service}_mode']} mode needs a certificate; none was given")
+        dest = f"{TLS_DIR}/{service}.pem"
+        self.certificates.append(Certificate(service=service, field=field, src=src, dest=dest))
+        return dest
+
+    def table(self, name: str, kind: str, key_length: int = 0, expire: str = "60m") -> str:
+        self.tables.setdefault(name, StickTable(name=name, type=kind, key_length=key_length, expire=expire))
+        return name
+
+    # -- services --
+    def http(self, address: str, cas: tuple[tuple[str, str], ...]) -> None:
+        s = self.s
+        mode = choice(HTTP, s["http_mode"], HTTP_MODES)
+        if mode == "disabled":
+            return
+        host = hostname(f"{HTTP} › Host Name", s["http_host_name"], fqdn=True)
+        timeout = seconds(f"{HTTP} › Timeout", s["http_timeout"])
+        long_poll = seconds(f"{HTTP} › long-poll timeout (exchange_http_long_poll_timeout)", s["http_long_poll_timeout"])
+        cas_http = port(f"{HTTP} › CAS Servers HTTP port", s["http_cas_http_port"])
+        services = s["http_services"] or {}
+        if not isinstance(services, dict):
+            raise PlanError(f"{HTTP} › HTTP and Web Services", "a mapping of service: enabled/disabled is expected")
+        unknown = sorted(set(services) - {key for key, _label, _paths in HTTP_SERVICES})
+        if unknown:
+            raise PlanError(f"{HTTP} › HTTP and Web Services", f"unknown service(s): {', '.join(unknown)}")
+        enabled = {
+            key: boolean(f"{HTTP} › {label}", services.get(key, True)) for key, label, _paths in HTTP_SERVICES
+        }
+        check = HealthCheck(kind="http", uri="/owa/auth/logon.aspx", host=host)
+        if mode == "ssl-forward":
+            https_port = port(f"{HTTP} › CAS Servers HTTPs port", s["http_cas_https_port"])
+            bind = self.bind(f"{HTTP} › Virtual Service HTTPs port", address, s["http_virtual_https_port"])
+            self.backends.append(
+                Backend(
+                    name="bk_https_forward",
+                    service=HTTP,
+                    mode="tcp",
+                    balance="leastconn",
+                    servers=_servers(cas, https_port, check_ssl=True),
+                    check=check,
+                    timeout_server_s=long_poll,
+                    persistence=Persistence(kind="source", table=self.table("st_src", "ip")),
+                )
+            )
+            self.frontends.append(
+                Frontend(name="ft_https_forward", service=HTTP, mode="tcp", binds=(bind,), timeout_client_s=long_poll, backend="bk_https_forward")
+            )
         else:
-            address = _ipv4(field, entry)
-            name = f"cas{index}"
-        if address in seen:
-            raise PlanError(field, f"{address} is already {seen[address]}")
-        seen[address] = f"{CAS_LABEL} › CAS{index} Address"
-        servers.append((name, address))
-    return tuple(servers)
+            servers = _servers(cas, cas_http)
+            families = (
+                # (backend, services, persistence, long-lived)
+                ("bk_owa", ("owa", "ecp"), Persistence(kind="cookie", cookie="EXLBSRV"), False),
+                ("bk_ews", ("ews",), Persistence(kind="cookie", cookie="EXLBSRV"), False),
+                ("bk_activesync", ("activesync",), Persistence(kind="header", header="Authorization", table=self.table("st_eas", "string", 256)), True),
+                ("bk_outlook_anywhere", ("outlook_anywhere",), Persistence(kind="source", table=self.table("st_src", "ip")), True),
+                ("bk_http", ("oab", "autodiscover"), None, False),
+            )
+            routes: list[Route] = []
+            for name, keys, persistence, long_lived in families:
+                self.backends.append(
+                    Backend(
+                        name=name,
+                        service=HTTP,
+                        mode="http",
+                        balance="roundrobin" if persistence is None or persistence.kind == "cookie" else "leastconn",
+                        servers=servers,
+                        check=check,
+                        timeout_server_s=long_poll if long_lived else timeout,
+                        persistence=persistence,
+                    )
+                )
+                for key in keys:
+                    label, paths = next((lbl, pth) for k, lbl, pth in HTTP_SERVICES if k == key)
+                    routes.append(Route(key=key, label=label, paths=paths, backend=name, enabled=enabled[key]))
+            if mode == "ssl-offload":
+                certificate = self.certificate("http", HTTP)
+                bind = self.bind(f"{HTTP} › Virtual Service HTTPs port", address, s["http_virtual_https_port"], certificate, "https")
+                proto = "https"
+            else:  # clear: beyond the guide, plain HTTP on the redirect port
+                bind = self.bind(f"{HTTP} › Redirect HTTP port", address, s["http_redirect_port"])
+                proto = "http"
+            self.frontends.append(
+                Frontend(
+                    name=f"ft_{proto}",
+                    service=HTTP,
+                    mode="http",
+                    binds=(bind,),
+                    timeout_client_s=long_poll,
+                    backend="bk_http",
+                    routes=tuple(routes),
+                    root_redirect="/owa/",
+                    forwarded_for=True,
+                    forwarded_proto=proto,
+                )
+            )
+        if mode != "clear":
+            https = port(f"{HTTP} › Virtual Service HTTPs port", s["http_virtual_https_port"])
+            target = host if https == 443 else f"{host}:{https}"
+            bind = self.bind(f"{HTTP} › Redirect HTTP port", address, s["http_redirect_port"])
+            self.frontends.append(
+                Frontend(name="ft_http_redirect", service=HTTP, mode="http", binds=(bind,), timeout_client_s=timeout, https_redirect=target)
+            )
+
+    def mail(self, key: str, label: str, servers: tuple[tuple[str, str], ...], letters: str, word: str) -> None:
+        """IMAP, POP3 and SMTP: the guide's six modes (5.5, 5.6, 5.8)."""
+        s = self.s
+        mode = choice(label, s[f"{key}_mode"], MAIL_MODES)
+        if mode == "disabled":
+            return
+        back = "HUB Servers" if letters == "HUB" else "CAS Servers"
+        port_key = "hub" if letters == "HUB" else "cas"
+        timeout = seconds(f"{label} › Timeout", s[f"{key}_timeout"])
+        check = HealthCheck(kind="banner", steps=BANNER_CHECKS[key])
+        if mode in ("clear", "clear and ssl-forward", "clear and ssl-offload"):
+            self._mail_pair(key, label, f"{word}", servers, check, timeout,
+                            front=(f"{label} › Virtual Service {word} port", s[f"{key}_virtual_port"]),
+                            back=(f"{label} › {back} {word} port", s[f"{key}_{port_key}_port"]), suffix="")
+        if mode in ("ssl-forward", "clear and ssl-forward"):
+            self._mail_pair(key, label, f"{word}s", servers, check, timeout,
+                            front=(f"{label} › Virtual Service {word}s port", s[f"{key}_virtual_tls_port"]),
+                            back=(f"{label} › {back} {word}s port", s[f"{key}_{port_key}_tls_port"]), suffix="s",
+                            # IMAPs and POP3s speak TLS at once; the Hub's SMTPs port 587 starts in clear (STARTTLS)
+                            check_ssl=key != "smtp")
+        if mode in ("ssl-offload", "clear and ssl-offload"):
+            certificate = self.certificate(key, label)
+            self._mail_pair(key, label, f"{word}s", servers, check, timeout,
+                            front=(f"{label} › Virtual Service {word}s port", s[f"{key}_virtual_tls_port"]),
+                            back=(f"{label} › {back} {word} port", s[f"{key}_{port_key}_port"]), suffix="s", certificate=certificate)
+
+    def _mail_pair(self, key: str, label: str, word: str, servers: tuple[tuple[str, str], ...], check: HealthCheck,
+                   timeout: int, front: tuple[str, t.Any], back: tuple[str, t.Any], suffix: str,
+                   check_ssl: bool = False, certificate: str = "") -> None:
+        name = f"{key}{suffix}"
+        backend_port = port(*back)
+        self.backends.append(
+            Backend(name=f"bk_{name}", service=label, mode="tcp", balance="leastconn",
+                    servers=_servers(servers, backend_port, check_ssl=check_ssl), check=check, timeout_server_s=timeout)
+        )
+        bind = self.bind(front[0], self.bind_address, front[1], certificate, name)
+        self.frontends.append(
+            Frontend(name=f"ft_{name}", service=label, mode="tcp", binds=(bind,), timeout_client_s=timeout, backend=f"bk_{name}")
+        )
+
+    def rpc(self, address: str, cas: tuple[tuple[str, str], ...]) -> None:
+        s = self.s
+        mode = choice(RPC, s["rpc_mode"], RPC_MODES)
+        if mode == "disabled":
+            return
+        timeout = seconds(f"{RPC} › connection timeout (exchange_rpc_connection_timeout)", s["rpc_connection_timeout"])
+        seconds(f"{RPC} › Timeout", s["rpc_timeout"])
+        epm = listener(f"{RPC} › Endpoint Mapper port", address, s["rpc_endpoint_mapper_port"])
+        rca = listener(f"{RPC} › Access Point port", address, s["rpc_access_point_port"])
+        ab = listener(f"{RPC} › Address Book port", address, s["rpc_address_book_port"])
+        check_rpc_ports(epm, rca, ab, str(s["rpc_ports_outside_range_reason"] or ""))
+        table = self.table("st_src", "ip")
+        ports = (epm.port, rca.port, ab.port)
+        for name, listening in (("rpc_epm", epm), ("rpc_ca", rca), ("rpc_ab", ab)):
+            tracked = name != "rpc_epm"
+            servers = tuple(
+                Server(name=sname, address=saddr, port=listening.port, id=index, track=f"bk_rpc_epm/{sname}" if tracked else "")
+                for index, (sname, saddr) in enumerate(cas, start=1)
+            )
+            self.backends.append(
+                Backend(
+                    name=f"bk_{name}", service=RPC, mode="tcp", balance="leastconn", servers=servers,
+                    check=HealthCheck(kind="none") if tracked else HealthCheck(kind="rpc", ports=ports),
+                    timeout_server_s=timeout, persistence=Persistence(kind="source", table=table),
+                    shutdown_sessions_on_down=True,
+                )
+            )
+            self.listeners.append(listening)
+            self.frontends.append(
+                Frontend(name=f"ft_{name}", service=RPC, mode="tcp",
+                         binds=(Bind(address=listening.address, port=listening.port, field=listening.field),),
+                         timeout_client_s=timeout, backend=f"bk_{name}")
+            )
+
+
+def _subnet(address: str, prefix: int) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(f"{address}/{prefix}", strict=False)
+
+
+def _servers(entries: tuple[tuple[str, str], ...], server_port: int, check_ssl: bool = False) -> tuple[Server, ...]:
+    return tuple(
+        Server(name=name, address=address, port=server_port, id=index, check_ssl=check_ssl)
+        for index, (name, address) in enumerate(entries, start=1)
+    )
+
+
+#: The application-aware checks of guide 2.6 for the mail protocols: (send, expect) steps.
+#: Regexes avoid backslashes, which haproxy's quoting would eat.
+BANNER_CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "imap": (("", "^[*] OK"), ("a1 LOGOUT", "^[*] BYE")),
+    "pop3": (("", "^[+]OK"), ("QUIT", "^[+]OK")),
+    "smtp": (("", r"^220 "), ("EHLO exchange-lb-check", r"^250[ -]"), ("QUIT", r"^221")),
+}
 
 
 def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
     """Validate the WUI-shaped ``settings`` and return the appliance plan."""
-    bind_address = _ipv4(f"{NETWORK_LABEL} › Address", settings.get("network_address"))
-    cas = _cas_servers(settings.get("cas_servers"))
-
-    mode = str(settings.get("http_mode", "ssl-offload"))
-    if mode not in HTTP_MODES:
-        raise PlanError(HTTP_LABEL, f"unknown mode {mode!r}; choose one of {', '.join(HTTP_MODES)}")
-    if mode not in HTTP_MODES_IMPLEMENTED:
-        raise PlanError(HTTP_LABEL, f"mode {mode!r} is not implemented yet in this version of the collection")
-
-    frontends: list[Frontend] = []
-    backends: list[Backend] = []
-    if mode == "clear":
-        host_name = str(settings.get("http_host_name", "mail.mydomain.local"))
-        listen_port = _port(f"{HTTP_LABEL} › Redirect HTTP port", settings.get("http_redirect_port", 80))
-        cas_port = _port(f"{HTTP_LABEL} › CAS Servers HTTP port", settings.get("http_cas_http_port", 80))
-        timeout = _positive_seconds(f"{HTTP_LABEL} › Timeout", settings.get("http_timeout", 25))
-        backends.append(
-            Backend(
-                name="bk_cas_http",
-                mode="http",
-                balance="roundrobin",
-                servers=tuple(Server(name, address, cas_port) for name, address in cas),
-                check=HealthCheck(kind="http", uri="/owa/auth/logon.aspx", host=host_name, expect_status="200"),
-                timeout_server_s=timeout,
-            )
-        )
-        frontends.append(
-            Frontend(
-                name="ft_http",
-                service=HTTP_LABEL,
-                mode="http",
-                binds=(Bind(bind_address, listen_port),),
-                timeout_client_s=timeout,
-                backend="bk_cas_http",
-                forwarded_for=True,
-            )
-        )
-    return Plan(bind_address=bind_address, frontends=tuple(frontends), backends=tuple(backends))
+    b = _Builder(settings)
+    node = b.node()
+    vrrp = b.vrrp(node)
+    b.bind_address = vrrp.virtual_address if vrrp else node.address
+    cas = b.servers("cas_servers", CAS, "CAS", required=True)
+    hub_needed = choice(SMTP, b.s["smtp_mode"], MAIL_MODES) != "disabled"
+    hubs = b.servers("hub_servers", f"{SMTP} › HUB Servers", "HUB", required=hub_needed)
+    b.http(b.bind_address, cas)
+    b.mail("imap", IMAP, cas, "CAS", "IMAP")
+    b.mail("pop3", POP3, cas, "CAS", "POP3")
+    b.rpc(b.bind_address, cas)
+    b.mail("smtp", SMTP, hubs, "HUB", "SMTP")
+    peers = b.peers(node, vrrp)
+    check_listeners(b.listeners)
+    return Plan(
+        node=node,
+        bind_address=b.bind_address,
+        vrrp=vrrp,
+        tls_engine=b.tls_engine,
+        frontends=tuple(b.frontends),
+        backends=tuple(b.backends),
+        stick_tables=tuple(b.tables.values()),
+        peers=peers,
+        certificates=tuple(b.certificates),
+        tls_tunnels=tuple(b.tunnels),
+        listeners=tuple(b.listeners),
+    )

@@ -1,4 +1,4 @@
-"""The appliance plan: settings in, one validated plan out."""
+"""The appliance plan: settings in, one validated plan out, for every mode of every service."""
 
 from __future__ import annotations
 
@@ -6,69 +6,280 @@ import typing as t
 
 import pytest
 
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import (
+    DEFAULTS,
+    MAIL_MODES,
+    PlanError,
+    build_plan,
+)
 
 BASE: dict[str, t.Any] = {
     "network_address": "10.0.0.11",
     "cas_servers": [{"name": "cas1", "address": "10.0.0.15"}, {"name": "cas2", "address": "10.0.0.16"}],
-    "http_mode": "clear",
-    "http_host_name": "mail.mydomain.local",
-    "http_redirect_port": 80,
-    "http_cas_http_port": 80,
-    "http_timeout": 25,
+    "hub_servers": [{"name": "hub1", "address": "10.0.0.21"}, {"name": "hub2", "address": "10.0.0.22"}],
+    "http_certificate": "/etc/ssl/mail.pfx",
+    "imap_certificate": "/etc/ssl/mail.pfx",
+    "pop3_certificate": "/etc/ssl/mail.pfx",
+    "smtp_certificate": "/etc/ssl/mail.pfx",
 }
 
 
-def settings(**changes: t.Any) -> dict[str, t.Any]:
-    return {**BASE, **changes}
+def plan_for(**changes: t.Any) -> dict[str, t.Any]:
+    return build_plan({**BASE, **changes}).as_dict()
 
 
-def test_clear_http_balances_every_cas_round_robin_with_an_http_check() -> None:
-    plan = build_plan(settings())
-    (frontend,) = plan.frontends
-    (backend,) = plan.backends
-    assert [(b.address, b.port) for b in frontend.binds] == [("10.0.0.11", 80)]
-    assert frontend.backend == backend.name
-    assert backend.balance == "roundrobin"
-    assert [(s.name, s.address, s.port) for s in backend.servers] == [("cas1", "10.0.0.15", 80), ("cas2", "10.0.0.16", 80)]
-    assert backend.check.kind == "http"
-    assert backend.check.host == "mail.mydomain.local"
-    assert frontend.timeout_client_s == backend.timeout_server_s == 25
+def frontends(plan: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+    return {f["name"]: f for f in plan["frontends"]}
 
 
-def test_plain_addresses_are_accepted_as_cas_entries() -> None:
-    plan = build_plan(settings(cas_servers=["10.0.0.15", "10.0.0.16"]))
-    assert [s.name for s in plan.backends[0].servers] == ["cas1", "cas2"]
+def backends(plan: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+    return {b["name"]: b for b in plan["backends"]}
+
+
+def binds(plan: dict[str, t.Any]) -> dict[int, dict[str, t.Any]]:
+    return {b["port"]: b for f in plan["frontends"] for b in f["binds"]}
+
+
+# --- defaults are the guide's ------------------------------------------------------
+
+
+def test_the_guide_defaults_give_https_offload_redirect_and_rpc() -> None:
+    plan = plan_for()
+    assert set(frontends(plan)) == {"ft_https", "ft_http_redirect", "ft_rpc_epm", "ft_rpc_ca", "ft_rpc_ab"}
+    assert binds(plan)[443]["certificate"] == "/etc/exchange-lb/tls/http.pem"
+    assert frontends(plan)["ft_http_redirect"]["https_redirect"] == "mail.mydomain.local"
+    assert {b["port"] for b in plan["listeners"]} == {443, 80, 135, 60000, 60001}
+    assert plan["vrrp"] is None and plan["peers"] == []
+    assert [c["service"] for c in plan["certificates"]] == ["http"]
+
+
+def test_defaults_table_matches_the_guide() -> None:
+    assert DEFAULTS["http_mode"] == "ssl-offload"
+    assert (DEFAULTS["http_virtual_https_port"], DEFAULTS["http_redirect_port"]) == (443, 80)
+    assert (DEFAULTS["imap_mode"], DEFAULTS["pop3_mode"], DEFAULTS["smtp_mode"]) == ("disabled",) * 3
+    assert (DEFAULTS["rpc_access_point_port"], DEFAULTS["rpc_address_book_port"]) == (60000, 60001)
+    assert all(DEFAULTS[f"{svc}_timeout"] == 25 for svc in ("http", "imap", "pop3", "rpc", "smtp"))
+
+
+# --- HTTP(s) ---------------------------------------------------------------------------
+
+
+def test_ssl_offload_routes_each_service_with_the_guide_persistence() -> None:
+    plan = plan_for()
+    routes = {r["key"]: r for r in frontends(plan)["ft_https"]["routes"]}
+    assert routes["owa"]["backend"] == routes["ecp"]["backend"] == "bk_owa"  # OWA and ECP share one state
+    bk = backends(plan)
+    assert bk["bk_owa"]["persistence"]["kind"] == "cookie"
+    assert bk["bk_ews"]["persistence"]["kind"] == "cookie"
+    assert bk["bk_activesync"]["persistence"] == {"kind": "header", "cookie": "", "header": "Authorization", "table": "st_eas"}
+    assert bk["bk_outlook_anywhere"]["persistence"]["kind"] == "source"
+    assert bk["bk_http"]["persistence"] is None  # Autodiscover and OAB need none
+    assert all(s["port"] == 80 for s in bk["bk_owa"]["servers"])
+    assert frontends(plan)["ft_https"]["root_redirect"] == "/owa/"
+    assert frontends(plan)["ft_https"]["forwarded_proto"] == "https"
+
+
+def test_long_polls_outlive_the_guide_timeout_but_ordinary_requests_do_not() -> None:
+    bk = backends(plan_for(http_timeout=25, http_long_poll_timeout=1800))
+    assert bk["bk_activesync"]["timeout_server_s"] == 1800
+    assert bk["bk_outlook_anywhere"]["timeout_server_s"] == 1800
+    assert bk["bk_owa"]["timeout_server_s"] == 25
+
+
+def test_a_disabled_web_service_keeps_its_route_as_a_refusal() -> None:
+    plan = plan_for(http_services={"ecp": False, "owa": "disabled"})
+    routes = {r["key"]: r for r in frontends(plan)["ft_https"]["routes"]}
+    assert routes["ecp"]["enabled"] is False and routes["owa"]["enabled"] is False
+    assert routes["ews"]["enabled"] is True
+
+
+def test_ssl_forward_passes_tls_through_with_source_persistence() -> None:
+    plan = plan_for(http_mode="ssl-forward", http_cas_https_port=8443)
+    fe = frontends(plan)["ft_https_forward"]
+    assert fe["mode"] == "tcp" and fe["binds"][0]["certificate"] == ""
+    bk = backends(plan)["bk_https_forward"]
+    assert [s["port"] for s in bk["servers"]] == [8443, 8443]
+    assert all(s["check_ssl"] for s in bk["servers"])
+    assert bk["persistence"]["kind"] == "source"
+    assert plan["certificates"] == []
+
+
+def test_https_redirect_names_a_custom_port() -> None:
+    plan = plan_for(http_virtual_https_port=8443)
+    assert frontends(plan)["ft_http_redirect"]["https_redirect"] == "mail.mydomain.local:8443"
+
+
+def test_clear_http_is_plain_on_the_redirect_port() -> None:
+    plan = plan_for(http_mode="clear")
+    assert set(frontends(plan)) >= {"ft_http"} and "ft_http_redirect" not in frontends(plan)
+    assert binds(plan)[80]["certificate"] == ""
 
 
 def test_disabled_http_has_no_listener() -> None:
-    plan = build_plan(settings(http_mode="disabled"))
-    assert plan.frontends == () and plan.backends == ()
+    plan = plan_for(http_mode="disabled")
+    assert not any(f["service"] == "HTTP(s) Service" for f in plan["frontends"])
 
 
-def test_the_plan_is_plain_data_for_the_templates() -> None:
-    data = build_plan(settings()).as_dict()
-    assert data["frontends"][0]["binds"] == [{"address": "10.0.0.11", "port": 80}]
-    assert data["backends"][0]["servers"][1] == {"name": "cas2", "address": "10.0.0.16", "port": 80}
+# --- IMAP(s), POP3(s), SMTP(s): the six modes ---------------------------------------
+
+MAIL = {
+    "imap": ("CAS", 143, 993, "^[*] OK"),
+    "pop3": ("CAS", 110, 995, "^[+]OK"),
+    "smtp": ("HUB", 25, 587, "^220 "),
+}
+
+EXPECTED_PORTS = {
+    # mode: [(virtual port kind, server port kind, TLS ends here, check over TLS)]
+    "disabled": [],
+    "clear": [("clear", "clear", False)],
+    "ssl-forward": [("tls", "tls", False)],
+    "ssl-offload": [("tls", "clear", True)],
+    "clear and ssl-forward": [("clear", "clear", False), ("tls", "tls", False)],
+    "clear and ssl-offload": [("clear", "clear", False), ("tls", "clear", True)],
+}
 
 
-@pytest.mark.parametrize(
-    ("changes", "field", "message"),
-    [
-        ({"cas_servers": []}, "CAS Servers", "at least one CAS server"),
-        ({"cas_servers": [{"address": "10.0.0.15"}, {"address": "10.0.0.300"}]}, "CAS Servers › CAS2 Address", "not an IPv4"),
-        ({"cas_servers": ["10.0.0.15", "10.0.0.15"]}, "CAS Servers › CAS2 Address", "already CAS Servers › CAS1 Address"),
-        ({"network_address": "lb1.example"}, "Network › Address", "not an IPv4"),
-        ({"http_mode": "ssl-everything"}, "HTTP(s) Service", "unknown mode"),
-        ({"http_redirect_port": 0}, "HTTP(s) Service › Redirect HTTP port", "1-65535"),
-        ({"http_redirect_port": "eighty"}, "HTTP(s) Service › Redirect HTTP port", "not a TCP port"),
-        ({"http_cas_http_port": 70000}, "HTTP(s) Service › CAS Servers HTTP port", "1-65535"),
-        ({"http_timeout": 0}, "HTTP(s) Service › Timeout", "at least 1 second"),
-    ],
-)
+@pytest.mark.parametrize("service", sorted(MAIL))
+@pytest.mark.parametrize("mode", MAIL_MODES)
+def test_every_mail_mode(service: str, mode: str) -> None:
+    letters, clear_port, tls_port, banner = MAIL[service]
+    plan = plan_for(**{f"{service}_mode": mode, "rpc_mode": "disabled", "http_mode": "disabled"})
+    fe = {f["name"]: f for f in plan["frontends"] if f["name"].startswith(f"ft_{service}")}
+    bk = {b["name"]: b for b in plan["backends"] if b["name"].startswith(f"bk_{service}")}
+    expected = EXPECTED_PORTS[mode]
+    assert len(fe) == len(bk) == len(expected)
+    ports = {"clear": clear_port, "tls": tls_port}
+    for virtual, server, terminates in expected:
+        name = f"{service}s" if virtual == "tls" else service
+        bind = fe[f"ft_{name}"]["binds"][0]
+        assert bind["port"] == ports[virtual]
+        assert bool(bind["certificate"]) is terminates
+        backend = bk[f"bk_{name}"]
+        assert {s["port"] for s in backend["servers"]} == {ports[server]}
+        assert backend["check"]["kind"] == "banner" and backend["check"]["steps"][0] == ["", banner]
+        # IMAPs/POP3s speak TLS at once: checks use TLS when the traffic is forwarded untouched
+        forwarded_tls = virtual == "tls" and server == "tls"
+        assert all(s["check_ssl"] == (forwarded_tls and service != "smtp") for s in backend["servers"])
+        expected_servers = ["hub1", "hub2"] if letters == "HUB" else ["cas1", "cas2"]
+        assert [s["name"] for s in backend["servers"]] == expected_servers
+    assert [c["service"] for c in plan["certificates"]] == ([service] if "offload" in mode else [])
+
+
+def test_stunnel_engine_ends_tls_in_stunnel_and_hands_over_with_proxy_protocol() -> None:
+    plan = plan_for(tls_engine="stunnel", imap_mode="clear and ssl-offload")
+    tunnels = {t["name"]: t for t in plan["tls_tunnels"]}
+    assert set(tunnels) == {"https", "imaps"}
+    assert (tunnels["imaps"]["accept_address"], tunnels["imaps"]["accept_port"]) == ("10.0.0.11", 993)
+    internal = binds(plan)[tunnels["imaps"]["connect_port"]]
+    assert internal["address"] == "127.0.0.1" and internal["accept_proxy"] and not internal["certificate"]
+    assert 993 not in binds(plan)  # haproxy itself does not open the public TLS port
+
+
+# --- RPC -------------------------------------------------------------------------------
+
+
+def test_rpc_shares_one_stickiness_and_one_check_across_the_three_ports() -> None:
+    plan = plan_for()
+    bk = backends(plan)
+    tables = {bk[name]["persistence"]["table"] for name in ("bk_rpc_epm", "bk_rpc_ca", "bk_rpc_ab")}
+    assert tables == {"st_src"}
+    assert bk["bk_rpc_epm"]["check"] == {**bk["bk_rpc_epm"]["check"], "kind": "rpc", "ports": [135, 60000, 60001]}
+    assert [s["track"] for s in bk["bk_rpc_ca"]["servers"]] == ["bk_rpc_epm/cas1", "bk_rpc_epm/cas2"]
+    ids = {name: [s["id"] for s in bk[name]["servers"]] for name in ("bk_rpc_epm", "bk_rpc_ca", "bk_rpc_ab")}
+    assert len({tuple(v) for v in ids.values()}) == 1  # same server ids: a shared table means the same CAS
+    assert all(bk[name]["shutdown_sessions_on_down"] for name in ("bk_rpc_epm", "bk_rpc_ca", "bk_rpc_ab"))
+
+
+def test_rpc_disabled_opens_nothing() -> None:
+    plan = plan_for(rpc_mode="disabled")
+    assert not any(f["name"].startswith("ft_rpc") for f in plan["frontends"])
+
+
+# --- high availability ---------------------------------------------------------------
+
+
+def test_a_pair_listens_on_the_virtual_address_and_syncs_stickiness() -> None:
+    plan = plan_for(
+        ha_role="backup",
+        virtual_service_address="10.0.0.10",
+        cluster_identifier=77,
+        network_hostname="lb2",
+        peers=[{"name": "lb1", "address": "10.0.0.12"}, {"name": "lb2", "address": "10.0.0.11"}],
+    )
+    assert plan["bind_address"] == "10.0.0.10"
+    assert plan["vrrp"] == {"role": "backup", "virtual_address": "10.0.0.10", "prefix": 24, "router_id": 77, "priority": 100}
+    assert binds(plan)[443]["address"] == "10.0.0.10"
+    assert [p["name"] for p in plan["peers"]] == ["lb1", "lb2"]
+    assert any(listening["port"] == 10000 and listening["address"] == "10.0.0.11" for listening in plan["listeners"])
+
+
+def test_netmask_as_prefix_length_and_routes() -> None:
+    plan = plan_for(
+        network_netmask="/16",
+        network_gateway="10.0.0.1",
+        network_vlan_id=42,
+        network_static_routes=[{"network": "192.168.10.0", "netmask": "255.255.255.0", "router": "10.0.0.254"}],
+    )
+    assert plan["node"]["prefix"] == 16
+    assert plan["node"]["vlan_id"] == 42
+    assert plan["node"]["routes"] == [["192.168.10.0/24", "10.0.0.254"]]
+
+
+# --- bad settings: the error names the WUI field ---------------------------------------
+
+BAD: list[tuple[dict[str, t.Any], str, str]] = [
+    ({"cas_servers": []}, "CAS Servers", "at least one CAS server"),
+    ({"cas_servers": [{"address": "10.0.0.15"}, {"address": "10.0.0.300"}]}, "CAS Servers › CAS2 Address", "not an IPv4"),
+    ({"cas_servers": ["10.0.0.15", "10.0.0.15"]}, "CAS Servers › CAS2 Address", "already CAS Servers › CAS1 Address"),
+    ({"network_address": "lb1.example"}, "Network › Address", "not an IPv4"),
+    ({"network_netmask": "255.0.255.0"}, "Network › Netmask", "not a netmask"),
+    ({"network_gateway": "192.168.1.1"}, "Network › Gateway", "not in the node's subnet"),
+    ({"network_vlan_id": 4095}, "Network › vLAN Identifier", "out of range"),
+    ({"network_hostname": "lb_1"}, "Network › Hostname", "not a valid host name"),
+    ({"http_mode": "ssl-everything"}, "HTTP(s) Service", "unknown value"),
+    ({"http_redirect_port": 0}, "HTTP(s) Service › Redirect HTTP port", "out of range"),
+    ({"http_redirect_port": "eighty"}, "HTTP(s) Service › Redirect HTTP port", "not a TCP port"),
+    ({"http_cas_http_port": 70000}, "HTTP(s) Service › CAS Servers HTTP port", "out of range"),
+    ({"http_timeout": 0}, "HTTP(s) Service › Timeout", "out of range"),
+    ({"http_host_name": "mail"}, "HTTP(s) Service › Host Name", "not a fully qualified"),
+    ({"http_certificate": ""}, "HTTP(s) Service › Certificate .pfx or .pem", "needs a certificate"),
+    ({"http_services": {"owa": "maybe"}}, "HTTP(s) Service › Outlook Web App", "neither enabled nor disabled"),
+    ({"http_services": {"webmail": True}}, "HTTP(s) Service › HTTP and Web Services", "unknown service"),
+    ({"http_redirect_port": 443}, "HTTP(s) Service › Redirect HTTP port", "443 is already used by HTTP(s) Service › Virtual Service HTTPs port"),
+    (
+        {"imap_mode": "ssl-forward", "http_virtual_https_port": 993},
+        "IMAP(s) Service › Virtual Service IMAPs port",
+        "993 is already used by HTTP(s) Service › Virtual Service HTTPs port",
+    ),
+    ({"imap_mode": "clear", "imap_virtual_port": 80}, "IMAP(s) Service › Virtual Service IMAP port", "already used by HTTP(s) Service › Redirect HTTP port"),
+    ({"pop3_mode": "ssl-offload", "pop3_certificate": ""}, "POP3(s) Service › Certificate .pfx or .pem", "needs a certificate"),
+    ({"pop3_mode": "clear", "pop3_timeout": -1}, "POP3(s) Service › Timeout", "out of range"),
+    ({"rpc_access_point_port": 60001}, "RPC Services › Address Book port", "must differ"),
+    ({"rpc_access_point_port": 135, "rpc_ports_outside_range_reason": "legacy"}, "RPC Services › Access Point port", "endpoint mapper"),
+    ({"rpc_address_book_port": 6001}, "RPC Services › Address Book port", "59531-60554"),
+    ({"rpc_mode": "on"}, "RPC Services", "unknown value"),
+    ({"smtp_mode": "clear", "hub_servers": []}, "SMTP(s) Service › HUB Servers", "at least one HUB server"),
+    ({"smtp_mode": "clear", "hub_servers": ["10.0.0.21", "x"]}, "SMTP(s) Service › HUB Servers › HUB2 Address", "not an IPv4"),
+    ({"smtp_mode": "clear", "smtp_virtual_port": 135}, "SMTP(s) Service › Virtual Service SMTP port", "RPC Services › Endpoint Mapper port"),
+    ({"ha_role": "primary"}, "High Availability › Role", "unknown value"),
+    ({"ha_role": "master", "virtual_service_address": "10.0.1.10"}, "High Availability › Virtual Service Address", "not in the node's subnet"),
+    ({"ha_role": "master", "virtual_service_address": "10.0.0.11"}, "High Availability › Virtual Service Address", "node's own address"),
+    ({"ha_role": "master", "virtual_service_address": "10.0.0.10", "cluster_identifier": 256}, "High Availability › Cluster Identifier", "out of range"),
+    ({"ha_role": "master", "virtual_service_address": ""}, "High Availability › Virtual Service Address", "required"),
+    ({"tls_engine": "nginx"}, "TLS engine (exchange_tls_engine)", "unknown value"),
+    ({"http_redirect_prot": 80}, "settings", "unknown setting"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), BAD, ids=[f"{i:02d}-{b[1]}" for i, b in enumerate(BAD)])
 def test_bad_settings_name_the_wui_field(changes: dict[str, t.Any], field: str, message: str) -> None:
     with pytest.raises(PlanError) as caught:
-        build_plan(settings(**changes))
-    assert caught.value.field == field
+        build_plan({**BASE, **changes})
+    assert caught.value.field == field, str(caught.value)
     assert str(caught.value).startswith(f"{field}: ")
-    assert message in str(caught.value)
+    assert message in str(caught.value), str(caught.value)
+
+
+def test_rpc_ports_outside_the_range_with_a_reason() -> None:
+    plan = plan_for(rpc_access_point_port=6001, rpc_address_book_port=6002, rpc_ports_outside_range_reason="fixed before 2010 SP1")
+    assert {b["port"] for b in plan["listeners"]} >= {6001, 6002}
