@@ -76,3 +76,46 @@ def check_rpc_ports(
                 f"{static.port} is outside {low}-{high}, the range Microsoft recommends for the static RPC ports"
                 " (set exchange_rpc_ports_outside_range_reason to use it anyway)",
             )
+
+
+# --- what already listens on the host ------------------------------------------------
+#: Daemons of the appliance itself: a port they hold is theirs to keep across a reload.
+APPLIANCE_PROCESSES = ("haproxy", "stunnel4", "stunnel")
+
+
+@dataclasses.dataclass(frozen=True)
+class Socket:
+    """A TCP socket listening on the host, and the process holding it (if known)."""
+
+    address: str
+    port: int
+    process: str = ""
+    pid: int = 0
+
+
+def parse_proc_net_tcp(text: str) -> list[tuple[str, int, int]]:
+    """``(address, port, inode)`` of each LISTEN socket in ``/proc/net/tcp``."""
+    sockets = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != "0A":  # 0A: TCP_LISTEN
+            continue
+        hex_address, hex_port = fields[1].split(":")
+        packed = bytes.fromhex(hex_address)[::-1]  # little-endian on the hosts we target
+        address = ".".join(str(octet) for octet in packed)
+        sockets.append((address, int(hex_port, 16), int(fields[9])))
+    return sockets
+
+
+def host_conflicts(listeners: t.Iterable[Listener], sockets: t.Iterable[Socket], node: str = "the node") -> list[str]:
+    """Messages for planned ports another program already holds on the host."""
+    problems = []
+    for wanted in listeners:
+        for sock in sockets:
+            if sock.port != wanted.port or sock.process in APPLIANCE_PROCESSES:
+                continue
+            if ANY_ADDRESS in (sock.address, wanted.address) or sock.address == wanted.address:
+                holder = f"{sock.process} (pid {sock.pid})" if sock.process else "another program"
+                problems.append(f"{wanted.field}: {wanted.port} is already used on {node} by {holder} on {sock.address}")
+                break
+    return problems

@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# Copyright (c) exchange_lb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: port_rules
+short_description: Check the appliance's listening plan against itself and against the host
+version_added: 0.1.0
+author: exchange_lb developers
+description:
+  - Checks every port the appliance is about to open, before any daemon configuration is written.
+  - No two listeners may share one address and port, whichever service they belong to (V(0.0.0.0) shares every address).
+  - With O(check_host=true), no planned port may already be held on the managed host by a program other than the
+    appliance's own daemons (haproxy, stunnel), which keep their ports across a reload.
+  - Errors name the field as the guide's web UI does, for example
+    C(HTTP(s\) Service › Virtual Service HTTPs port: 993 is already used by IMAP(s\) Service › Virtual Service IMAPs port).
+  - The module reads C(/proc/net/tcp) and C(/proc/<pid>/fd) and changes nothing.
+options:
+  listeners:
+    description:
+      - The listeners of the plan, as returned in RV(exchange_lb.appliance.plan#module:plan.listeners).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      field:
+        description: The web UI field that asked for this port.
+        type: str
+        required: true
+      address:
+        description: The IPv4 address the appliance listens on.
+        type: str
+        required: true
+      port:
+        description: The TCP port.
+        type: int
+        required: true
+  check_host:
+    description:
+      - Also refuse ports that another program already listens on, on the managed host.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode runs the same checks.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to diff.
+seealso:
+  - module: exchange_lb.appliance.plan
+"""
+
+EXAMPLES = r"""
+- name: Compute the plan
+  exchange_lb.appliance.plan:
+    settings: "{{ exchange_settings }}"
+  register: appliance_plan
+
+- name: Refuse a port clash or a port another program holds, before anything is written
+  exchange_lb.appliance.port_rules:
+    listeners: "{{ appliance_plan.plan.listeners }}"
+"""
+
+RETURN = r"""
+listeners:
+  description: The listeners checked, normalised.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"field": "HTTP(s) Service › Virtual Service HTTPs port", "address": "10.0.0.10", "port": 443}]
+held_by_appliance:
+  description: Planned ports the appliance's own daemons already hold (they keep them across a reload).
+  returned: success
+  type: list
+  elements: int
+  sample: [443, 80]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import (
+    APPLIANCE_PROCESSES,
+    Socket,
+    check_listeners,
+    host_conflicts,
+    listener,
+    parse_proc_net_tcp,
+)
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
+
+
+def _listening_sockets() -> list[Socket]:
+    with open("/proc/net/tcp", encoding="ascii") as handle:
+        found = parse_proc_net_tcp(handle.read())
+    owners: dict[int, tuple[str, int]] = {}
+    for pid in (entry for entry in os.listdir("/proc") if entry.isdigit()):
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
+                name = handle.read().strip()
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    owners[int(target[8:-1])] = (name, int(pid))
+        except OSError:
+            continue  # the process ended, or is not ours to read
+    return [Socket(address, port, *owners.get(inode, ("", 0))) for address, port, inode in found]
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "listeners": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": {
+                    "field": {"type": "str", "required": True},
+                    "address": {"type": "str", "required": True},
+                    "port": {"type": "int", "required": True},
+                },
+            },
+            "check_host": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    try:
+        listeners = [listener(item["field"], item["address"], item["port"]) for item in module.params["listeners"]]
+        check_listeners(listeners)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc), field=exc.field)
+    held: list[int] = []
+    if module.params["check_host"]:
+        sockets = _listening_sockets()
+        problems = host_conflicts(listeners, sockets, node=os.uname().nodename)
+        if problems:
+            module.fail_json(msg="; ".join(problems), field=problems[0].split(": ", 1)[0])
+        planned = {item.port for item in listeners}
+        held = sorted({sock.port for sock in sockets if sock.process in APPLIANCE_PROCESSES and sock.port in planned})
+    module.exit_json(
+        changed=False,
+        listeners=[{"field": item.field, "address": item.address, "port": item.port} for item in listeners],
+        held_by_appliance=held,
+    )
+
+
+if __name__ == "__main__":
+    main()
