@@ -17,7 +17,7 @@ HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
+.PHONY: docs help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
 	lab-test molecule build clean
 
 help:
@@ -114,6 +114,9 @@ build: venv
 	ANSIBLE_COLLECTIONS_PATH=.build/install $(BIN)/ansible-doc -t role exchange_lb.appliance.exchange >/dev/null
 	ANSIBLE_COLLECTIONS_PATH=.build/install $(BIN)/ansible-doc exchange_lb.appliance.plan >/dev/null
 	@echo "==> the built collection installs and its docs resolve by FQCN"
+
+docs:
+	$(BIN)/python tools/gen_variables_doc.py
 
 clean: lab-down
 	rm -rf .build exchange_lb-appliance-*.tar.gz

@@ -1,0 +1,32 @@
+"""docs/variables.md is generated from the WUI field map and the argument specs, and
+every field mapped to a variable names one that a role really has."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("gen_variables_doc", ROOT / "tools" / "gen_variables_doc.py")
+assert spec and spec.loader
+gen = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gen)
+
+
+def test_variables_doc_is_up_to_date() -> None:
+    assert (ROOT / "docs" / "variables.md").read_text(encoding="utf-8") == gen.render(), "run tools/gen_variables_doc.py"
+
+
+def test_every_mapped_variable_exists_and_every_field_has_a_home() -> None:
+    options = gen.role_options()
+    data = yaml.safe_load((ROOT / "docs" / "wui-fields-map.yml").read_text(encoding="utf-8"))
+    for section in data["sections"]:
+        for field in section["fields"]:
+            assert field["home"] in ("variable", "output", "playbook", "n/a"), field
+            assert field.get("status"), field
+            if field["home"] == "n/a":
+                assert len(field.get("reason", "")) > 20, f"{field['label']}: say why it does not apply"
+            for name in gen.variables_of(field):
+                assert name in options, f"{field['label']}: {name} is no role variable"
