@@ -107,12 +107,34 @@ def parse_proc_net_tcp(text: str) -> list[tuple[str, int, int]]:
     return sockets
 
 
-def host_conflicts(listeners: t.Iterable[Listener], sockets: t.Iterable[Socket], node: str = "the node") -> list[str]:
-    """Messages for planned ports another program already holds on the host."""
+def configured_listeners(text: str) -> set[tuple[str, int]]:
+    """``(address, port)`` pairs a haproxy (``bind``) or stunnel (``accept``) file opens."""
+    found = set()
+    for line in text.splitlines():
+        words = line.replace("=", " ").split()
+        if len(words) >= 2 and words[0] in ("bind", "accept") and ":" in words[1]:
+            address, _, number = words[1].rpartition(":")
+            if number.isdigit():
+                found.add((address or ANY_ADDRESS, int(number)))
+    return found
+
+
+def host_conflicts(
+    listeners: t.Iterable[Listener],
+    sockets: t.Iterable[Socket],
+    node: str = "the node",
+    own: t.Collection[tuple[str, int]] = (),
+) -> list[str]:
+    """Messages for planned ports another program already holds on the host.
+
+    Sockets of the appliance's daemons are fine: those a process name shows
+    (``haproxy``, ``stunnel4``) and those the appliance's current configuration
+    files open (``own``), for processes whose sockets root may not look into.
+    """
     problems = []
     for wanted in listeners:
         for sock in sockets:
-            if sock.port != wanted.port or sock.process in APPLIANCE_PROCESSES:
+            if sock.port != wanted.port or sock.process in APPLIANCE_PROCESSES or (sock.address, sock.port) in own:
                 continue
             if ANY_ADDRESS in (sock.address, wanted.address) or sock.address == wanted.address:
                 holder = f"{sock.process} (pid {sock.pid})" if sock.process else "another program"

@@ -43,6 +43,13 @@ options:
       - Also refuse ports that another program already listens on, on the managed host.
     type: bool
     default: true
+  own_configs:
+    description:
+      - The appliance's own configuration files. A port their C(bind) (haproxy) or C(accept) (stunnel) lines open
+        is the appliance's, even where root may not see which process holds it.
+    type: list
+    elements: path
+    default: [/etc/haproxy/haproxy.cfg, /etc/stunnel/exchange-lb.conf]
 attributes:
   check_mode:
     support: full
@@ -88,6 +95,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules 
     APPLIANCE_PROCESSES,
     Socket,
     check_listeners,
+    configured_listeners,
     host_conflicts,
     listener,
     parse_proc_net_tcp,
@@ -103,13 +111,27 @@ def _listening_sockets() -> list[Socket]:
         try:
             with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
                 name = handle.read().strip()
+        except OSError:
+            continue  # the process ended
+        try:
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 target = os.readlink(f"/proc/{pid}/fd/{fd}")
                 if target.startswith("socket:["):
                     owners[int(target[8:-1])] = (name, int(pid))
         except OSError:
-            continue  # the process ended, or is not ours to read
+            continue  # not ours to look into (root without CAP_SYS_PTRACE, e.g. in a container)
     return [Socket(address, port, *owners.get(inode, ("", 0))) for address, port, inode in found]
+
+
+def _own_listeners(paths: list[str]) -> set[tuple[str, int]]:
+    own: set[tuple[str, int]] = set()
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                own |= configured_listeners(handle.read())
+        except OSError:
+            continue  # not deployed yet
+    return own
 
 
 def main() -> None:
@@ -126,6 +148,11 @@ def main() -> None:
                 },
             },
             "check_host": {"type": "bool", "default": True},
+            "own_configs": {
+                "type": "list",
+                "elements": "path",
+                "default": ["/etc/haproxy/haproxy.cfg", "/etc/stunnel/exchange-lb.conf"],
+            },
         },
         supports_check_mode=True,
     )
@@ -137,11 +164,14 @@ def main() -> None:
     held: list[int] = []
     if module.params["check_host"]:
         sockets = _listening_sockets()
-        problems = host_conflicts(listeners, sockets, node=os.uname().nodename)
+        own = _own_listeners(module.params["own_configs"])
+        problems = host_conflicts(listeners, sockets, node=os.uname().nodename, own=own)
         if problems:
             module.fail_json(msg="; ".join(problems), field=problems[0].split(": ", 1)[0])
         planned = {item.port for item in listeners}
-        held = sorted({sock.port for sock in sockets if sock.process in APPLIANCE_PROCESSES and sock.port in planned})
+        held = sorted(
+            {sock.port for sock in sockets if sock.port in planned and (sock.process in APPLIANCE_PROCESSES or (sock.address, sock.port) in own)}
+        )
     module.exit_json(
         changed=False,
         listeners=[{"field": item.field, "address": item.address, "port": item.port} for item in listeners],

@@ -9,6 +9,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules 
     Socket,
     check_listeners,
     check_rpc_ports,
+    configured_listeners,
     host_conflicts,
     listener,
     parse_proc_net_tcp,
@@ -102,3 +103,13 @@ def test_ports_held_by_the_appliance_itself_are_fine() -> None:
 
 def test_a_port_on_another_address_is_no_conflict() -> None:
     assert host_conflicts([HTTPS], [Socket("127.0.0.1", 443, "nginx", 1)]) == []
+
+
+def test_ports_the_current_config_opens_are_the_appliances() -> None:
+    own = configured_listeners("frontend ft\n    bind 10.0.0.10:443 ssl crt /x.pem\n[imaps]\naccept = 10.0.0.10:993\n")
+    assert own == {("10.0.0.10", 443), ("10.0.0.10", 993)}
+    sockets = [Socket("10.0.0.10", 443), Socket("10.0.0.10", 993)]  # holders unknown
+    assert host_conflicts([HTTPS, IMAPS], sockets, own=own) == []
+    assert host_conflicts([HTTPS], sockets) == [
+        "HTTP(s) Service › Virtual Service HTTPs port: 443 is already used on the node by another program on 10.0.0.10"
+    ]
