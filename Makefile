@@ -104,7 +104,7 @@ lab-test: lab-up-standins
 molecule: lab-up-standins
 	@for s in $(SCENARIOS); do \
 	  echo "==> molecule test -s $$s"; \
-	  $(BIN)/molecule test -s $$s; \
+	  (source lab/env.sh && $(BIN)/molecule test -s $$s); \
 	done
 
 build: venv

@@ -68,7 +68,7 @@ def test_client_address_is_forwarded_to_the_cas(host):
     body = conn.getresponse().read().decode()
     conn.close()
     # The CAS sees haproxy's connection, and the client's own address in X-Forwarded-For.
-    assert "10.89.60.1" in body, body
+    assert "x_forwarded_for=10.89.60.1\n" in body, body
 
 
 def test_a_dead_cas_leaves_the_rotation_and_comes_back(host):
