@@ -21,7 +21,17 @@ import ipaddress
 import typing as t
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import Listener, check_listeners, check_rpc_ports, listener
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError, boolean, choice, hostname, integer, ipv4, port, prefix_length, seconds
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import (
+    PlanError,
+    boolean,
+    choice,
+    hostname,
+    integer,
+    ipv4,
+    port,
+    prefix_length,
+    seconds,
+)
 
 __all__ = ["PlanError", "Plan", "build_plan", "DEFAULTS"]
 
@@ -214,6 +224,7 @@ class Certificate:
     field: str
     src: str
     dest: str
+    host_name: str  # the name clients use, which the certificate must cover
 
 
 @dataclasses.dataclass(frozen=True)
@@ -417,7 +428,8 @@ class _Builder:
         if not src:
             raise PlanError(field, f"the {self.s[f'{service}_mode']} mode needs a certificate; none was given")
         dest = f"{TLS_DIR}/{service}.pem"
-        self.certificates.append(Certificate(service=service, field=field, src=src, dest=dest))
+        host = hostname(f"{HTTP} › Host Name", self.s["http_host_name"], fqdn=True)
+        self.certificates.append(Certificate(service=service, field=field, src=src, dest=dest, host_name=host))
         return dest
 
     def table(self, name: str, kind: str, key_length: int = 0, expire: str = "60m") -> str:

@@ -113,7 +113,7 @@ def configured_listeners(text: str) -> set[tuple[str, int]]:
     for line in text.splitlines():
         words = line.replace("=", " ").split()
         if len(words) >= 2 and words[0] in ("bind", "accept") and ":" in words[1]:
-            address, _, number = words[1].rpartition(":")
+            address, number = words[1].rsplit(":", 1)
             if number.isdigit():
                 found.add((address or ANY_ADDRESS, int(number)))
     return found

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: plan
 short_description: Validate the appliance settings and compute the appliance plan
 version_added: 0.1.0
-author: exchange_lb developers
+author: exchange_lb developers (@exchange-lb)
 description:
   - Takes the settings of the appliance, shaped like the fields of the ALOHA for Exchange web UI
     (the variables of the P(exchange_lb.appliance.exchange#role) role without their C(exchange_) prefix),
@@ -68,6 +68,24 @@ plan:
       description: The server farms with their balancing, persistence and health check.
       type: list
       elements: dict
+    listeners:
+      description:
+        - Every address and port the appliance opens, with the web UI field that asked for it;
+          M(exchange_lb.appliance.port_rules) checks them against the host.
+      type: list
+      elements: dict
+    certificates:
+      description:
+        - The certificates the TLS services need - the web UI field, the file the user gave, the combined PEM
+          to write and the host name it must cover - for M(exchange_lb.appliance.certificate).
+      type: list
+      elements: dict
+    vrrp:
+      description: The VRRP instance of a pair, or V(null) for a standalone appliance.
+      type: dict
+    tls_engine:
+      description: Who ends TLS, V(haproxy) or V(stunnel).
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

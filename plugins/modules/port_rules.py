@@ -9,14 +9,14 @@ DOCUMENTATION = r"""
 module: port_rules
 short_description: Check the appliance's listening plan against itself and against the host
 version_added: 0.1.0
-author: exchange_lb developers
+author: exchange_lb developers (@exchange-lb)
 description:
   - Checks every port the appliance is about to open, before any daemon configuration is written.
   - No two listeners may share one address and port, whichever service they belong to (V(0.0.0.0) shares every address).
   - With O(check_host=true), no planned port may already be held on the managed host by a program other than the
     appliance's own daemons (haproxy, stunnel), which keep their ports across a reload.
-  - Errors name the field as the guide's web UI does, for example
-    C(HTTP(s\) Service › Virtual Service HTTPs port: 993 is already used by IMAP(s\) Service › Virtual Service IMAPs port).
+  - "Errors name the field as the guide's web UI does, for example
+    'HTTP(s) Service › Virtual Service HTTPs port: 993 is already used by IMAP(s) Service › Virtual Service IMAPs port'."
   - The module reads C(/proc/net/tcp) and C(/proc/<pid>/fd) and changes nothing.
 options:
   listeners:

@@ -1,0 +1,655 @@
+# Copyright (c) exchange_lb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests of the certificate module util; every certificate is made here, with cryptography."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import ipaddress
+import json
+import os
+import re
+import typing as t
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ansible_collections.exchange_lb.appliance.plugins.module_utils import _certificate as certificate
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._certificate import CertificateError
+
+NOW = datetime.datetime(2026, 6, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+DAY = datetime.timedelta(days=1)
+FIELD = "HTTP(s) Service › Certificate"
+HOST = "mail.mydomain.local"
+PASSWORD = "s3cret-Pfx!"
+HOUR = datetime.timedelta(hours=1)
+UNTIL = "2027-06-01 12:00:00 UTC"
+
+
+# --- a small PKI, made once per session ----------------------------------------------------------
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]) if common_name else x509.Name([])
+
+
+def make_cert(
+    common_name: str,
+    key: t.Any,
+    issuer: tuple[x509.Certificate, t.Any] | None = None,
+    *,
+    sans: list[str] | None = None,
+    not_before: datetime.datetime = NOW - 30 * DAY,
+    not_after: datetime.datetime = NOW + 365 * DAY,
+    ca: bool = False,
+    eku: list[x509.ObjectIdentifier] | None = None,
+    serial: int = 0x1A2B3C4D,
+) -> x509.Certificate:
+    """A certificate for ``key``, signed by ``issuer`` (certificate, key) or self-signed."""
+    issuer_name = issuer[0].subject if issuer else _name(common_name)
+    signing_key = issuer[1] if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if sans:
+        names: list[x509.GeneralName] = []
+        for san in sans:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(san)))
+            except ValueError:
+                names.append(x509.DNSName(san))
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    algorithm = None if isinstance(signing_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(signing_key, algorithm)
+
+
+def pem(*items: t.Any, password: str | None = None, newline: bytes = b"\n") -> bytes:
+    """Certificates and keys as one PEM file, in the given order."""
+    out = b""
+    for item in items:
+        if isinstance(item, x509.Certificate):
+            out += item.public_bytes(serialization.Encoding.PEM)
+        else:
+            encryption: serialization.KeySerializationEncryption = (
+                serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+            )
+            out += item.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    return out.replace(b"\n", newline)
+
+
+def pfx(key: t.Any, cert: x509.Certificate, chain: list[x509.Certificate], password: str | None) -> bytes:
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    )
+    return pkcs12.serialize_key_and_certificates(b"exchange", key, cert, chain, encryption)
+
+
+def legacy_pfx(key: t.Any, cert: x509.Certificate, chain: list[x509.Certificate], password: str) -> bytes:
+    """3DES/SHA-1, as older Windows exports are."""
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(2048)
+        .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+        .hmac_hash(hashes.SHA1())
+        .build(password.encode())
+    )
+    return pkcs12.serialize_key_and_certificates(b"exchange", key, cert, chain, encryption)
+
+
+@dataclasses.dataclass
+class Pki:
+    root_key: t.Any
+    root: x509.Certificate
+    inter_key: t.Any
+    inter: x509.Certificate
+    key: t.Any
+    leaf: x509.Certificate
+    other_key: t.Any
+    other_root: x509.Certificate
+    rsa_key: t.Any
+    rsa_leaf: x509.Certificate
+    self_signed: x509.Certificate
+
+    def issue(self, common_name: str = HOST, key: t.Any = None, **kwargs: t.Any) -> x509.Certificate:
+        """A leaf issued by the intermediate CA."""
+        kwargs.setdefault("sans", [common_name] if common_name else None)
+        return make_cert(common_name, key or self.key, (self.inter, self.inter_key), **kwargs)
+
+    def issued_with(self, key: t.Any) -> tuple[x509.Certificate, t.Any, list[x509.Certificate]]:
+        """A leaf for ``key`` issued by the intermediate CA, as (certificate, key, chain)."""
+        return self.issue(key=key), key, []
+
+    def issued_by_weak_intermediate(self) -> tuple[x509.Certificate, t.Any, list[x509.Certificate]]:
+        weak_key = _weak_rsa()
+        weak = make_cert("Weak Issuing CA", weak_key, (self.root, self.root_key), ca=True)
+        return make_cert(HOST, self.key, (weak, weak_key), sans=[HOST]), self.key, [weak, self.root]
+
+    def bundle(self, cert: x509.Certificate | None = None, key: t.Any = None, chain: bool = True) -> bytes:
+        return pem(cert or self.leaf, *((self.inter, self.root) if chain else ()), key or self.key)
+
+
+@pytest.fixture(scope="session", name="pki")
+def fixture_pki() -> Pki:
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root = make_cert("MyDomain Root CA", root_key, ca=True, not_before=NOW - 3650 * DAY, not_after=NOW + 3650 * DAY)
+    inter_key = ec.generate_private_key(ec.SECP384R1())
+    inter = make_cert("MyDomain Issuing CA", inter_key, (root, root_key), ca=True, not_after=NOW + 1000 * DAY)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = make_cert(HOST, key, (inter, inter_key), sans=[HOST, "autodiscover.mydomain.local"])
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other_root = make_cert("Other Root CA", other_key, ca=True)
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rsa_leaf = make_cert(HOST, rsa_key, (inter, inter_key), sans=[HOST])
+    self_signed = make_cert(HOST, key, sans=[HOST])
+    return Pki(root_key, root, inter_key, inter, key, leaf, other_key, other_root, rsa_key, rsa_leaf, self_signed)
+
+
+def chain_names(bundle: certificate.Bundle) -> list[str]:
+    return [certificate.describe(cert) for cert in (bundle.certificate, *bundle.chain)]
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+FULL_CHAIN = ["CN=mail.mydomain.local", "CN=MyDomain Issuing CA", "CN=MyDomain Root CA"]
+
+# (case id, file builder -> (data, password), expected chain, expected source format)
+LOAD_OK: list[tuple[str, t.Callable[[Pki], tuple[bytes, str | None]], list[str], str]] = [
+    ("pem-in-order", lambda p: (pem(p.leaf, p.inter, p.root, p.key), None), FULL_CHAIN, "PEM"),
+    ("pem-key-first-chain-reversed", lambda p: (pem(p.key, p.root, p.inter, p.leaf), None), FULL_CHAIN, "PEM"),
+    ("pem-shuffled", lambda p: (pem(p.root, p.key, p.leaf, p.inter), None), FULL_CHAIN, "PEM"),
+    ("pem-crlf", lambda p: (pem(p.leaf, p.inter, p.key, newline=b"\r\n"), None), FULL_CHAIN[:2], "PEM"),
+    ("pem-no-chain", lambda p: (pem(p.leaf, p.key), None), FULL_CHAIN[:1], "PEM"),
+    ("pem-duplicates", lambda p: (pem(p.leaf, p.inter, p.inter, p.leaf, p.key), None), FULL_CHAIN[:2], "PEM"),
+    ("pem-encrypted-key", lambda p: (pem(p.leaf, p.inter, p.key, password=PASSWORD), PASSWORD), FULL_CHAIN[:2], "PEM"),
+    ("pem-password-not-needed", lambda p: (pem(p.leaf, p.key), PASSWORD), FULL_CHAIN[:1], "PEM"),
+    ("pem-rsa", lambda p: (pem(p.rsa_key, p.rsa_leaf), None), FULL_CHAIN[:1], "PEM"),
+    ("pem-self-signed", lambda p: (pem(p.self_signed, p.key), None), FULL_CHAIN[:1], "PEM"),
+    (
+        "pem-openssl-bag-attributes",
+        lambda p: (b"Bag Attributes\n    friendlyName: exchange\n" + pem(p.key) + b"subject=CN = x\n" + pem(p.leaf), None),
+        FULL_CHAIN[:1],
+        "PEM",
+    ),
+    ("pfx-password", lambda p: (pfx(p.key, p.leaf, [p.inter, p.root], PASSWORD), PASSWORD), FULL_CHAIN, "PKCS#12"),
+    ("pfx-chain-reversed", lambda p: (pfx(p.key, p.leaf, [p.root, p.inter], PASSWORD), PASSWORD), FULL_CHAIN, "PKCS#12"),
+    ("pfx-no-password", lambda p: (pfx(p.key, p.leaf, [], None), None), FULL_CHAIN[:1], "PKCS#12"),
+    ("pfx-no-password-given-one", lambda p: (pfx(p.key, p.leaf, [], None), PASSWORD), FULL_CHAIN[:1], "PKCS#12"),
+    ("pfx-empty-password", lambda p: (pfx(p.key, p.leaf, [p.inter], None), ""), FULL_CHAIN[:2], "PKCS#12"),
+    ("pfx-legacy-3des", lambda p: (legacy_pfx(p.key, p.leaf, [p.inter], PASSWORD), PASSWORD), FULL_CHAIN[:2], "PKCS#12"),
+    (
+        "pfx-unicode-password",
+        lambda p: (pfx(p.key, p.leaf, [], "pässwörd"), "pässwörd"),
+        FULL_CHAIN[:1],
+        "PKCS#12",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, build, expected_chain, source_format", LOAD_OK, ids=[case[0] for case in LOAD_OK])
+def test_load_bundle_accepts(
+    pki: Pki,
+    case: str,
+    build: t.Callable[[Pki], tuple[bytes, str | None]],
+    expected_chain: list[str],
+    source_format: str,
+) -> None:
+    data, password = build(pki)
+    bundle = certificate.load_bundle(data, password, field=FIELD)
+    assert chain_names(bundle) == expected_chain, case
+    assert bundle.source_format == source_format
+    assert certificate.combined_pem(bundle).endswith(b"-----END PRIVATE KEY-----\n")
+
+
+# (case id, file builder -> (data, password), regex the message must match after the field)
+LOAD_REFUSED: list[tuple[str, t.Callable[[Pki], tuple[bytes, str | None]], str]] = [
+    ("empty", lambda p: (b" \n", None), r"the certificate file is empty"),
+    ("garbage", lambda p: (os.urandom(64) + b"garbage", None), r"the file is not a certificate \(expected a PEM"),
+    ("text", lambda p: (b"hello, this is not a certificate\n", None), r"the file is not a certificate"),
+    (
+        "pem-damaged",
+        lambda p: (b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n", None),
+        r"the file holds neither a certificate nor a private key",
+    ),
+    ("der-certificate", lambda p: (p.leaf.public_bytes(serialization.Encoding.DER), None), r"lone DER certificate \(CN=mail"),
+    ("pem-no-key", lambda p: (pem(p.leaf, p.inter), None), r"holds no private key for the certificate \(CN=mail\.mydomain\.local\)"),
+    ("pem-key-only", lambda p: (pem(p.key), None), r"holds a private key but no readable certificate"),
+    ("pem-key-mismatch", lambda p: (pem(p.leaf, p.inter, p.other_key), None), r"private key does not match the certificate \(CN=mail"),
+    ("pem-password-required", lambda p: (pem(p.leaf, p.key, password=PASSWORD), None), r"private key is encrypted: a file password is required"),
+    ("pem-wrong-password", lambda p: (pem(p.leaf, p.key, password=PASSWORD), "nope"), r"wrong file password"),
+    ("pfx-password-required", lambda p: (pfx(p.key, p.leaf, [], PASSWORD), None), r"PKCS#12 file is protected: a file password is required"),
+    ("pfx-wrong-password", lambda p: (pfx(p.key, p.leaf, [], PASSWORD), "nope"), r"wrong file password: the PKCS#12 file cannot be decrypted"),
+    ("pfx-truncated", lambda p: (pfx(p.key, p.leaf, [], PASSWORD)[:200], PASSWORD), r"not a certificate|wrong file password"),
+    (
+        # cryptography will not pair a key with a foreign certificate, so the certificate goes in as a CA one
+        "pfx-key-mismatch",
+        lambda p: (pkcs12.serialize_key_and_certificates(b"x", p.other_key, None, [p.leaf], serialization.NoEncryption()), None),
+        r"private key does not match the certificate \(CN=mail",
+    ),
+    (
+        "chain-unrelated-ca",
+        lambda p: (pem(p.leaf, p.inter, p.other_root, p.key), None),
+        r"the chain certificate CN=Other Root CA does not sign CN=MyDomain Issuing CA nor any certificate of its chain",
+    ),
+    (
+        "chain-missing-intermediate",
+        lambda p: (pem(p.leaf, p.root, p.key), None),
+        r"CN=MyDomain Root CA does not sign CN=mail\.mydomain\.local .*issued to CN=MyDomain Issuing CA",
+    ),
+    (
+        "chain-impostor-issuer",
+        lambda p: (pem(p.leaf, make_cert("MyDomain Issuing CA", p.other_key, ca=True), p.key), None),
+        r"CN=MyDomain Issuing CA has the name of the issuer of CN=mail\.mydomain\.local but did not sign it",
+    ),
+    (
+        "chain-after-self-signed",
+        lambda p: (pem(p.self_signed, p.inter, p.key), None),
+        r"CN=MyDomain Issuing CA does not sign CN=mail\.mydomain\.local nor any certificate of its chain$",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, build, pattern", LOAD_REFUSED, ids=[case[0] for case in LOAD_REFUSED])
+def test_load_bundle_refuses(
+    pki: Pki, case: str, build: t.Callable[[Pki], tuple[bytes, str | None]], pattern: str
+) -> None:
+    data, password = build(pki)
+    with pytest.raises(CertificateError) as info:
+        certificate.load_bundle(data, password, field=FIELD)
+    assert info.value.field == FIELD
+    assert str(info.value).startswith(FIELD + ": "), case
+    assert re.search(pattern, info.value.message), f"{case}: {info.value.message}"
+    if password:
+        assert password not in str(info.value)
+
+
+def test_error_text_is_field_then_message() -> None:
+    error = CertificateError(FIELD, "the certificate expired on 2026-01-01 (CN=mail.mydomain.local)")
+    assert str(error) == "HTTP(s) Service › Certificate: the certificate expired on 2026-01-01 (CN=mail.mydomain.local)"
+    assert isinstance(error, ValueError)
+
+
+def test_default_field() -> None:
+    with pytest.raises(CertificateError, match=r"^Certificate: the certificate file is empty"):
+        certificate.load_bundle(b"", None)
+
+
+def test_bundle_repr_hides_the_key(pki: Pki) -> None:
+    bundle = certificate.load_bundle(pki.bundle(), None)
+    assert "private_key" not in repr(bundle)
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _weak_rsa() -> t.Any:
+    return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+
+
+def _weak_ec() -> t.Any:
+    try:
+        return ec.generate_private_key(ec.SECP192R1())
+    except Exception:  # pylint: disable=broad-exception-caught
+        pytest.skip("this cryptography/OpenSSL build refuses P-192 keys")
+
+
+# (case id, (pki) -> (certificate, key, chain), host name, regex of the refusal or None when accepted)
+VALIDATE: list[tuple[str, t.Callable[[Pki], tuple[x509.Certificate, t.Any, list[x509.Certificate]]], str | None, str | None]] = [
+    ("ca-signed-ok", lambda p: (p.leaf, p.key, [p.inter, p.root]), HOST, None),
+    ("second-san", lambda p: (p.leaf, p.key, [p.inter]), "autodiscover.mydomain.local", None),
+    ("host-case-and-dot", lambda p: (p.leaf, p.key, [p.inter]), "MAIL.MyDomain.Local.", None),
+    ("no-host-name-check", lambda p: (p.leaf, p.key, []), None, None),
+    ("self-signed-ok", lambda p: (p.self_signed, p.key, []), HOST, None),
+    ("rsa-2048-ok", lambda p: (p.rsa_leaf, p.rsa_key, [p.inter]), HOST, None),
+    (
+        "expired",
+        lambda p: (p.issue(not_before=NOW - 400 * DAY, not_after=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)), p.key, []),
+        HOST,
+        r"^the certificate expired on 2026-01-01 \(CN=mail\.mydomain\.local\)$",
+    ),
+    (
+        "expired-at-noon",
+        lambda p: (p.issue(not_after=NOW - DAY - datetime.timedelta(hours=3)), p.key, []),
+        HOST,
+        r"^the certificate expired on 2026-05-31 09:00:00 UTC \(CN=mail\.mydomain\.local\)$",
+    ),
+    (
+        "not-yet-valid",
+        lambda p: (p.issue(not_before=NOW + 2 * DAY + datetime.timedelta(hours=3)), p.key, []),
+        HOST,
+        r"^the certificate is not valid before 2026-06-03 15:00:00 UTC \(CN=mail\.mydomain\.local\)$",
+    ),
+    (
+        "expired-intermediate",
+        lambda p: (
+            p.leaf,
+            p.key,
+            [make_cert("MyDomain Issuing CA", p.inter_key, (p.root, p.root_key), ca=True, not_after=NOW - 10 * DAY)],
+        ),
+        HOST,
+        r"^the chain certificate expired on .* \(CN=MyDomain Issuing CA\)$",
+    ),
+    (
+        "wrong-name",
+        lambda p: (p.leaf, p.key, []),
+        "webmail.mydomain.local",
+        r"^the certificate does not cover the host name webmail\.mydomain\.local; it covers: "
+        r"mail\.mydomain\.local, autodiscover\.mydomain\.local \(CN=mail\.mydomain\.local\)$",
+    ),
+    ("wildcard-ok", lambda p: (p.issue("*.mydomain.local"), p.key, []), HOST, None),
+    (
+        "wildcard-not-apex",
+        lambda p: (p.issue("*.mydomain.local"), p.key, []),
+        "mydomain.local",
+        r"does not cover the host name mydomain\.local; it covers: \*\.mydomain\.local",
+    ),
+    (
+        "wildcard-one-label-only",
+        lambda p: (p.issue("*.mydomain.local"), p.key, []),
+        "a.mail.mydomain.local",
+        r"does not cover the host name a\.mail\.mydomain\.local",
+    ),
+    (
+        "partial-label-wildcard",
+        lambda p: (p.issue("m*.mydomain.local"), p.key, []),
+        HOST,
+        r"does not cover the host name mail\.mydomain\.local; it covers: m\*\.mydomain\.local",
+    ),
+    (
+        "san-wins-over-cn",
+        lambda p: (p.issue("legacy.mydomain.local", sans=[HOST]), p.key, []),
+        "legacy.mydomain.local",
+        r"it covers: mail\.mydomain\.local \(CN=legacy\.mydomain\.local\)$",
+    ),
+    ("cn-only-ok", lambda p: (p.issue(HOST, sans=[]), p.key, []), HOST, None),
+    ("cn-only-wildcard-ok", lambda p: (p.issue("*.mydomain.local", sans=[]), p.key, []), HOST, None),
+    (
+        "no-names",
+        lambda p: (p.issue("", sans=[]), p.key, []),
+        HOST,
+        r"it covers: no host name at all",
+    ),
+    ("ip-san-ok", lambda p: (p.issue(HOST, sans=[HOST, "10.0.0.10"]), p.key, []), "10.0.0.10", None),
+    ("ip-not-in-dns-sans", lambda p: (p.issue("10.0.0.10", sans=[HOST]), p.key, []), "10.0.0.10", r"does not cover"),
+    (
+        "weak-rsa-1024",
+        lambda p: p.issued_with(_weak_rsa()),
+        HOST,
+        r"^the certificate's RSA key has 1024 bits, which is too weak: at least 2048 bits are required \(CN=mail",
+    ),
+    (
+        "weak-ec-p192",
+        lambda p: p.issued_with(_weak_ec()),
+        HOST,
+        r"^the certificate's EC key \(secp192r1\) has 192 bits, which is too weak: at least 256 bits",
+    ),
+    ("ec-p384-ok", lambda p: p.issued_with(ec.generate_private_key(ec.SECP384R1())), HOST, None),
+    (
+        "ed25519-unsupported",
+        lambda p: p.issued_with(ed25519.Ed25519PrivateKey.generate()),
+        HOST,
+        r"^the certificate's Ed25519 key is not supported",
+    ),
+    (
+        "weak-intermediate",
+        lambda p: p.issued_by_weak_intermediate(),
+        HOST,
+        r"^the chain certificate's RSA key has 1024 bits, which is too weak: .*\(CN=Weak Issuing CA\)$",
+    ),
+    (
+        "client-auth-only",
+        lambda p: (p.issue(eku=[ExtendedKeyUsageOID.CLIENT_AUTH]), p.key, []),
+        HOST,
+        r"^the certificate is not meant for TLS servers",
+    ),
+    ("server-auth-ok", lambda p: (p.issue(eku=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), p.key, []), HOST, None),
+]
+
+
+@pytest.mark.parametrize("case, build, host_name, pattern", VALIDATE, ids=[case[0] for case in VALIDATE])
+def test_validate(
+    pki: Pki,
+    case: str,
+    build: t.Callable[[Pki], tuple[x509.Certificate, t.Any, list[x509.Certificate]]],
+    host_name: str | None,
+    pattern: str | None,
+) -> None:
+    cert, key, chain = build(pki)
+    bundle = certificate.load_bundle(pem(cert, *chain, key), None, field=FIELD)
+    if pattern is None:
+        certificate.validate(bundle, host_name=host_name, field=FIELD, now=NOW)
+        return
+    with pytest.raises(CertificateError) as info:
+        certificate.validate(bundle, host_name=host_name, field=FIELD, now=NOW)
+    assert str(info.value).startswith(FIELD + ": ")
+    assert re.search(pattern, info.value.message), f"{case}: {info.value.message}"
+
+
+def test_validate_policy_is_configurable(pki: Pki) -> None:
+    bundle = certificate.load_bundle(pem(pki.leaf, pki.key), None)
+    with pytest.raises(CertificateError, match="at least 384 bits"):
+        certificate.validate(bundle, now=NOW, policy=certificate.KeyPolicy(min_ec_bits=384))
+
+
+@pytest.mark.parametrize("host_name", ["", "*.mydomain.local", "mail..mydomain.local", "two words"])
+def test_validate_refuses_bad_host_names(pki: Pki, host_name: str) -> None:
+    bundle = certificate.load_bundle(pem(pki.leaf, pki.key), None)
+    if not host_name:
+        certificate.validate(bundle, host_name=host_name, now=NOW)  # empty means "do not check"
+        return
+    with pytest.raises(CertificateError, match="is not a host name"):
+        certificate.validate(bundle, host_name=host_name, now=NOW)
+
+
+# (pattern from the certificate, host name, expected)
+PATTERNS = [
+    ("mail.example.com", "mail.example.com", True),
+    ("MAIL.Example.COM", "mail.example.com", True),
+    ("mail.example.com.", "mail.example.com", True),
+    ("mail.example.com", "mail.example.org", False),
+    ("*.example.com", "mail.example.com", True),
+    ("*.example.com", "autodiscover.example.com", True),
+    ("*.example.com", "example.com", False),
+    ("*.example.com", "a.b.example.com", False),
+    ("*.example.com", ".example.com", False),
+    ("*.com", "example.com", False),
+    ("*", "example", False),
+    ("m*.example.com", "mail.example.com", False),
+    ("*ail.example.com", "mail.example.com", False),
+    ("mail.*.com", "mail.example.com", False),
+    ("*.*.com", "a.example.com", False),
+    ("", "mail.example.com", False),
+    ("mail.example.com", "", False),
+]
+
+
+@pytest.mark.parametrize("pattern, host_name, expected", PATTERNS)
+def test_matches_pattern(pattern: str, host_name: str, expected: bool) -> None:
+    assert certificate.matches_pattern(pattern, host_name) is expected
+
+
+def test_normalize_host_name_idna() -> None:
+    assert certificate.normalize_host_name("München.Example.COM.") == "xn--mnchen-3ya.example.com"
+    assert certificate.normalize_host_name("::1") == "::1"
+
+
+# --- inspection ----------------------------------------------------------------------------------
+
+
+def test_inspect_ca_signed(pki: Pki) -> None:
+    bundle = certificate.load_bundle(pki.bundle(), None)
+    info = certificate.inspect(bundle, now=NOW)
+    assert info.common_name == HOST
+    assert info.subject_alt_names == [HOST, "autodiscover.mydomain.local"]
+    assert info.not_before == "2026-05-02T12:00:00Z"
+    assert info.not_after == "2027-06-01T12:00:00Z"
+    assert info.issuer == "CN=MyDomain Issuing CA"
+    assert info.subject == "CN=mail.mydomain.local"
+    assert info.self_signed is False
+    assert info.days_left == 365
+    assert (info.key_type, info.key_size) == ("EC", 256)
+    assert re.fullmatch(r"([0-9a-f]{2}:){31}[0-9a-f]{2}", info.fingerprint_sha256)
+    assert info.fingerprint_sha256 == pki.leaf.fingerprint(hashes.SHA256()).hex(":")
+    assert info.serial == "1a:2b:3c:4d"
+    assert info.status == "valid"
+    assert info.chain_length == 2
+    assert info.identity() == {
+        "subject": "CN=mail.mydomain.local",
+        "fingerprint_sha256": info.fingerprint_sha256,
+        "not_after": "2027-06-01T12:00:00Z",
+    }
+
+
+def test_inspect_as_dict_is_json_and_has_no_secret(pki: Pki) -> None:
+    data = pem(pki.leaf, pki.key, password=PASSWORD)
+    info = certificate.inspect(certificate.load_bundle(data, PASSWORD), now=NOW)
+    text = json.dumps(info.as_dict())
+    assert PASSWORD not in text
+    assert "PRIVATE" not in text
+    assert set(info.as_dict()) == {
+        "common_name", "subject_alt_names", "not_before", "not_after", "issuer", "subject", "self_signed",
+        "days_left", "key_type", "key_size", "fingerprint_sha256", "serial", "status", "chain_length",
+    }
+
+
+# (case id, (pki) -> (cert, key), now, warn_days, expected status, expected days_left, expected self_signed)
+STATUS = [
+    ("valid", lambda p: (p.leaf, p.key), NOW, 30, "valid", 365, False),
+    ("self-signed", lambda p: (p.self_signed, p.key), NOW, 30, "self signed", 365, True),
+    ("rsa", lambda p: (p.rsa_leaf, p.rsa_key), NOW, 30, "valid", 365, False),
+    ("expires-soon", lambda p: (p.leaf, p.key), NOW + 350 * DAY, 30, "expires soon", 15, False),
+    ("expires-soon-self-signed", lambda p: (p.self_signed, p.key), NOW + 350 * DAY, 30, "expires soon", 15, True),
+    ("warn-days-zero", lambda p: (p.leaf, p.key), NOW + 364 * DAY, 0, "valid", 1, False),
+    ("expired", lambda p: (p.leaf, p.key), NOW + 366 * DAY, 30, "expired", -1, False),
+    ("not-yet-valid", lambda p: (p.leaf, p.key), NOW - 31 * DAY, 30, "not yet valid", 396, False),
+]
+
+
+@pytest.mark.parametrize("case, build, now, warn_days, status, days_left, self_signed", STATUS, ids=[s[0] for s in STATUS])
+def test_inspect_status(
+    pki: Pki,
+    case: str,
+    build: t.Callable[[Pki], tuple[x509.Certificate, t.Any]],
+    now: datetime.datetime,
+    warn_days: int,
+    status: str,
+    days_left: int,
+    self_signed: bool,
+) -> None:
+    cert, key = build(pki)
+    info = certificate.inspect(certificate.load_bundle(pem(cert, key), None), now=now, warn_days=warn_days)
+    assert (info.status, info.days_left, info.self_signed) == (status, days_left, self_signed), case
+
+
+def test_inspect_rsa_key(pki: Pki) -> None:
+    info = certificate.inspect(certificate.load_bundle(pem(pki.rsa_leaf, pki.rsa_key), None), now=NOW)
+    assert (info.key_type, info.key_size) == ("RSA", 2048)
+
+
+@pytest.mark.parametrize(
+    "now, warn_days, expected",
+    [
+        (NOW, 30, None),
+        (NOW + 350 * DAY, 30, f"{FIELD}: the certificate expires in 15 days, on {UNTIL} (CN=mail.mydomain.local): renew it"),
+        (NOW + 364 * DAY, 30, f"{FIELD}: the certificate expires in 1 day, on {UNTIL} (CN=mail.mydomain.local): renew it"),
+        (NOW + 365 * DAY - HOUR, 30, f"{FIELD}: the certificate expires today, on {UNTIL} (CN=mail.mydomain.local): renew it"),
+        (NOW + 350 * DAY, 0, None),
+        (NOW + 400 * DAY, 30, None),
+    ],
+)
+def test_expiry_warning(pki: Pki, now: datetime.datetime, warn_days: int, expected: str | None) -> None:
+    bundle = certificate.load_bundle(pki.bundle(), None)
+    assert certificate.expiry_warning(bundle, field=FIELD, now=now, warn_days=warn_days) == expected
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        pytest.param(lambda p: pem(p.root, p.key, p.inter, p.leaf, password=PASSWORD), id="pem-shuffled-encrypted"),
+        pytest.param(lambda p: pfx(p.key, p.leaf, [p.root, p.inter], PASSWORD), id="pfx-chain-reversed"),
+    ],
+)
+def test_combined_pem_order_and_key(pki: Pki, files: t.Callable[[Pki], bytes]) -> None:
+    bundle = certificate.load_bundle(files(pki), PASSWORD)
+    combined = certificate.combined_pem(bundle)
+    assert x509.load_pem_x509_certificates(combined) == [pki.leaf, pki.inter, pki.root]
+    assert combined.index(b"-----BEGIN PRIVATE KEY-----") > combined.rindex(b"-----END CERTIFICATE-----")
+    assert b"ENCRYPTED" not in combined
+    key = serialization.load_pem_private_key(combined, None)
+    assert key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == pki.leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    # deterministic: the same input always renders the same bytes (idempotent writes)
+    assert certificate.combined_pem(certificate.load_bundle(files(pki), PASSWORD)) == combined
+
+
+def test_combined_pem_round_trips(pki: Pki) -> None:
+    combined = certificate.combined_pem(certificate.load_bundle(pki.bundle(), None))
+    assert certificate.combined_pem(certificate.load_bundle(combined, None)) == combined
+
+
+def test_identity_of_pem(pki: Pki) -> None:
+    combined = certificate.combined_pem(certificate.load_bundle(pki.bundle(), None))
+    info = certificate.inspect(certificate.load_bundle(combined, None), now=NOW)
+    assert certificate.identity_of_pem(combined) == info.identity()
+    assert certificate.identity_of_pem(b"not a pem") is None
+
+
+# --- files and the one-call entry point ----------------------------------------------------------
+
+
+def test_read_file(tmp_path: t.Any) -> None:
+    path = tmp_path / "cert.pem"
+    path.write_bytes(b"abc")
+    assert certificate.read_file(str(path)) == b"abc"
+    with pytest.raises(CertificateError, match=r"^IMAP\(s\) › Certificate: cannot read the certificate file .*missing\.pfx: No such file"):
+        certificate.read_file(str(tmp_path / "missing.pfx"), field="IMAP(s) › Certificate")
+    with pytest.raises(CertificateError, match="cannot read the certificate file"):
+        certificate.read_file(str(tmp_path))
+    big = tmp_path / "big.iso"
+    big.write_bytes(b"\0" * (certificate.MAX_FILE_SIZE + 1))
+    with pytest.raises(CertificateError, match="is larger than 1024 KiB"):
+        certificate.read_file(str(big))
+
+
+def test_check_certificate(pki: Pki) -> None:
+    data = pfx(pki.key, pki.leaf, [pki.inter], PASSWORD)
+    bundle, info, warnings = certificate.check_certificate(
+        data, PASSWORD, field=FIELD, host_name=HOST, warn_days=400, now=NOW
+    )
+    assert bundle.certificate == pki.leaf
+    assert info.status == "expires soon"
+    assert len(warnings) == 1 and warnings[0].startswith(FIELD + ": the certificate expires in 365 days")
+    with pytest.raises(CertificateError, match="warn_days must be 0 or more"):
+        certificate.check_certificate(data, PASSWORD, warn_days=-1, now=NOW)
+    with pytest.raises(CertificateError, match="does not cover the host name"):
+        certificate.check_certificate(data, PASSWORD, host_name="owa.other.local", now=NOW)
+
+
+def test_check_certificate_naive_now_is_utc(pki: Pki) -> None:
+    _bundle, info, _warnings = certificate.check_certificate(pki.bundle(), None, now=NOW.replace(tzinfo=None))
+    assert info.days_left == 365
+
+
+def test_cryptography_version() -> None:
+    assert certificate.HAS_CRYPTOGRAPHY
+    assert not certificate.cryptography_too_old()
+    assert certificate._version_tuple("41.0.7") < certificate._version_tuple("42.0.0")  # pylint: disable=protected-access
+    assert certificate._version_tuple("42.0.0rc1") == (42, 0, 0)  # pylint: disable=protected-access
