@@ -76,7 +76,7 @@ demo:
 	echo "Done in $$(( $$(date +%s) - start )) s."
 
 # --- the tests ----------------------------------------------------------------
-test: deps venv lint unit sanity lab-test molecule
+test: deps venv lint unit sanity build lab-test molecule
 	@echo "==> make test: all green"
 
 lint: venv
@@ -110,10 +110,16 @@ molecule: lab-up-standins
 build: venv
 	rm -rf .build/install exchange_lb-appliance-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --force .
-	$(BIN)/ansible-galaxy collection install --offline -p .build/install exchange_lb-appliance-*.tar.gz
-	ANSIBLE_COLLECTIONS_PATH=.build/install $(BIN)/ansible-doc -t role exchange_lb.appliance.exchange >/dev/null
-	ANSIBLE_COLLECTIONS_PATH=.build/install $(BIN)/ansible-doc exchange_lb.appliance.plan >/dev/null
-	@echo "==> the built collection installs and its docs resolve by FQCN"
+	printf '[defaults]\ncollections_path = install\n' > .build/installed.cfg
+	cd .build && export ANSIBLE_CONFIG=installed.cfg && \
+	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
+	  for r in exchange haproxy; do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
+	    || { echo "no docs for role $$r"; exit 1; }; done && \
+	  for m in plan port_rules certificate; do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
+	    || { echo "no docs for module $$m"; exit 1; }; done && \
+	  $(CURDIR)/$(BIN)/ansible-playbook --syntax-check -i $(CURDIR)/inventories/lab exchange_lb.appliance.site
+	@echo "==> the built collection installs; its playbook, roles and modules resolve by FQCN"
+
 
 docs:
 	$(BIN)/python tools/gen_variables_doc.py
