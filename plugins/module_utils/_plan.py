@@ -112,6 +112,7 @@ DEFAULTS: dict[str, t.Any] = {
     "smtp_hub_tls_port": 587,
     "smtp_timeout": 25,
     "smtp_certificate": "",
+    "peers": [],
     "peers_port": 10000,
     "tls_internal_port_base": 20000,
 }
@@ -296,7 +297,7 @@ class _Builder:
     """Collects the plan while the settings are read, section by section."""
 
     def __init__(self, settings: t.Mapping[str, t.Any]) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS) - {"network_address", "cas_servers", "peers"})
+        unknown = sorted(set(settings) - set(DEFAULTS) - {"network_address", "cas_servers"})
         if unknown:
             raise PlanError("settings", f"unknown setting(s): {', '.join(unknown)}")
         self.s: dict[str, t.Any] = {**DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}
@@ -375,6 +376,14 @@ class _Builder:
                 raise PlanError(field, "a peer needs a name and an address")
             result.append(Peer(name=str(entry["name"]), address=ipv4(field, entry.get("address")), port=peer_port))
         if result:
+            names = [peer.name for peer in result]
+            if len(set(names)) != len(names):
+                raise PlanError(f"{HA} › peers (exchange_peers)", f"two peers share a name: {', '.join(names)}")
+            if node.hostname not in names:
+                raise PlanError(
+                    f"{HA} › peers (exchange_peers)",
+                    f"this node ({NETWORK} › Hostname {node.hostname!r}) is not among the peers {', '.join(names)}",
+                )
             self.listeners.append(Listener(f"{HA} › peers port (exchange_peers_port)", node.address, peer_port))
         return tuple(result)
 

@@ -283,3 +283,16 @@ def test_bad_settings_name_the_wui_field(changes: dict[str, t.Any], field: str, 
 def test_rpc_ports_outside_the_range_with_a_reason() -> None:
     plan = plan_for(rpc_access_point_port=6001, rpc_address_book_port=6002, rpc_ports_outside_range_reason="fixed before 2010 SP1")
     assert {b["port"] for b in plan["listeners"]} >= {6001, 6002}
+
+
+def test_the_node_must_be_among_its_peers() -> None:
+    with pytest.raises(PlanError, match="this node .* is not among the peers lb1, lb2"):
+        build_plan(
+            {
+                **BASE,
+                "ha_role": "master",
+                "virtual_service_address": "10.0.0.10",
+                "network_hostname": "lb3",
+                "peers": [{"name": "lb1", "address": "10.0.0.11"}, {"name": "lb2", "address": "10.0.0.12"}],
+            }
+        )
