@@ -51,6 +51,20 @@ HTTP_MODES = ("disabled", "ssl-offload", "ssl-forward", "clear")
 MAIL_MODES = ("disabled", "clear", "ssl-forward", "ssl-offload", "clear and ssl-forward", "clear and ssl-offload")
 RPC_MODES = ("enabled", "disabled")
 TLS_ENGINES = ("haproxy", "stunnel")
+TLS_VERSIONS = ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+#: Mozilla's "intermediate" server profile (TLS 1.2 and 1.3).
+INTERMEDIATE_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
+    )
+)
+#: Added only when a user asks for TLS 1.0/1.1 clients (old phones, Outlook 2007 on XP);
+#: OpenSSL 3 needs security level 0 for their SHA-1 handshakes.
+LEGACY_CIPHERS = "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:AES128-GCM-SHA256:AES128-SHA:AES256-SHA:@SECLEVEL=0"
+TLS13_CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 #: The HTTP based services of the guide (5.4.2.3): key, WUI label, Exchange paths.
 HTTP_SERVICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -74,6 +88,7 @@ DEFAULTS: dict[str, t.Any] = {
     "cluster_identifier": 253,
     "hub_servers": [],
     "tls_engine": "haproxy",
+    "tls_min_version": "TLSv1.2",
     "http_mode": "ssl-offload",
     "http_host_name": "mail.mydomain.local",
     "http_virtual_https_port": 443,
@@ -240,6 +255,15 @@ class TlsTunnel:
 
 
 @dataclasses.dataclass(frozen=True)
+class TlsPolicy:
+    """The protocol versions and ciphers every TLS listener of the appliance offers."""
+
+    min_version: str
+    ciphers: str
+    ciphersuites: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Vrrp:
     role: str  # "master" or "backup"
     virtual_address: str
@@ -271,6 +295,8 @@ class Plan:
     bind_address: str
     vrrp: Vrrp | None
     tls_engine: str
+    tls: TlsPolicy
+    packages: tuple[str, ...]
     frontends: tuple[Frontend, ...]
     backends: tuple[Backend, ...]
     stick_tables: tuple[StickTable, ...]
@@ -650,11 +676,21 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
     b.mail("smtp", SMTP, hubs, "HUB", "SMTP")
     peers = b.peers(node, vrrp)
     check_listeners(b.listeners)
+    min_version = choice("TLS minimum version (exchange_tls_min_version)", b.s["tls_min_version"], TLS_VERSIONS)
+    legacy = TLS_VERSIONS.index(min_version) < TLS_VERSIONS.index("TLSv1.2")
+    tls = TlsPolicy(
+        min_version=min_version,
+        ciphers=f"{INTERMEDIATE_CIPHERS}:{LEGACY_CIPHERS}" if legacy else INTERMEDIATE_CIPHERS,
+        ciphersuites=TLS13_CIPHERSUITES,
+    )
+    packages = ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if vrrp else ())
     return Plan(
         node=node,
         bind_address=b.bind_address,
         vrrp=vrrp,
         tls_engine=b.tls_engine,
+        tls=tls,
+        packages=packages,
         frontends=tuple(b.frontends),
         backends=tuple(b.backends),
         stick_tables=tuple(b.tables.values()),

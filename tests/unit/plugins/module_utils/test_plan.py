@@ -296,3 +296,18 @@ def test_the_node_must_be_among_its_peers() -> None:
                 "peers": [{"name": "lb1", "address": "10.0.0.11"}, {"name": "lb2", "address": "10.0.0.12"}],
             }
         )
+
+
+def test_tls_is_modern_by_default_and_legacy_only_on_request() -> None:
+    plan = plan_for()
+    assert plan["tls"]["min_version"] == "TLSv1.2"
+    assert "SHA:" not in plan["tls"]["ciphers"] and "SECLEVEL" not in plan["tls"]["ciphers"]
+    legacy = plan_for(tls_min_version="TLSv1.0")
+    assert legacy["tls"]["min_version"] == "TLSv1.0" and legacy["tls"]["ciphers"].endswith("@SECLEVEL=0")
+
+
+def test_packages_follow_the_plan() -> None:
+    assert plan_for()["packages"] == ["haproxy"]
+    assert plan_for(tls_engine="stunnel")["packages"] == ["haproxy", "stunnel4"]
+    pair = plan_for(ha_role="master", virtual_service_address="10.0.0.10", tls_engine="stunnel")
+    assert pair["packages"] == ["haproxy", "stunnel4", "keepalived"]
