@@ -1,0 +1,243 @@
+"""The data path with TLS ended on the appliance, as a client sees it.
+
+Real clients only: curl for HTTP(S), imaplib, poplib and smtplib for mail, each
+through the appliance node to the lab's stand-in CAS and Hub servers, which
+name themselves in every answer.  Used by data_offload (haproxy ends TLS) and
+data_offload_stunnel (stunnel ends TLS and hands over with the PROXY protocol).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import poplib
+import smtplib
+import ssl
+import subprocess
+import time
+import uuid
+from email.message import EmailMessage
+
+import pytest
+
+HOST = "mail.mydomain.local"
+CLIENT = "10.89.60.1"  # this machine, on the lab bridge
+CA = os.environ["LAB_CA_CERT"]
+
+
+class MailContext(ssl.SSLContext):
+    """Verifies the appliance's certificate for the mail host name, whatever address we dial."""
+
+    def wrap_socket(self, sock, *args, **kwargs):  # type: ignore[override]
+        kwargs["server_hostname"] = HOST
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context() -> ssl.SSLContext:
+    context = MailContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(CA)
+    return context
+
+
+@pytest.fixture(scope="module")
+def node(host) -> str:
+    return host.ansible.get_variables()["exchange_network_address"]
+
+
+def curl(node: str, url: str, *args: str) -> tuple[int, dict[str, str], str]:
+    """(status, headers, body) of one request through the appliance, the way a browser makes it."""
+    out = subprocess.run(
+        ["curl", "-sS", "-D", "-", "--max-time", "30", "--cacert", CA, "--resolve", f"{HOST}:443:{node}",
+         "--resolve", f"{HOST}:80:{node}", *args, url],
+        capture_output=True, text=True, timeout=40, check=True,
+    ).stdout
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    lines = head.splitlines()
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def served_by(node: str, path: str = "/owa/", *args: str) -> str:
+    status, headers, _ = curl(node, f"https://{HOST}{path}", *args)
+    assert status == 200, (path, status)
+    return headers["x-served-by"]
+
+
+# --- HTTP(s) ---------------------------------------------------------------------
+
+
+def test_https_reaches_both_cas(node):
+    assert {served_by(node, "/ews/") for _ in range(6)} == {"cas1", "cas2"}
+
+
+def test_the_cas_sees_the_client_and_the_scheme(node):
+    _, _, body = curl(node, f"https://{HOST}/whoami")
+    assert f"x_forwarded_for={CLIENT}\n" in body, body
+    assert "x_forwarded_proto=https\n" in body, body
+
+
+def test_plain_http_is_redirected_to_https_keeping_the_path(node):
+    status, headers, _ = curl(node, f"http://{HOST}/owa/auth/logon.aspx?replaceCurrent=1")
+    assert status == 302
+    assert headers["location"] == f"https://{HOST}/owa/auth/logon.aspx?replaceCurrent=1"
+
+
+def test_the_root_leads_to_owa(node):
+    status, headers, _ = curl(node, f"https://{HOST}/")
+    assert status == 302 and headers["location"] == "/owa/"
+
+
+def test_owa_keeps_a_browser_on_one_cas_with_the_load_balancer_cookie(node, tmp_path):
+    jar = str(tmp_path / "cookies")
+    first = served_by(node, "/owa/", "-c", jar, "-b", jar)
+    assert "EXLBSRV" in open(jar, encoding="utf-8").read()
+    assert {served_by(node, "/owa/", "-c", jar, "-b", jar) for _ in range(8)} == {first}
+    # ECP shares OWA's state (same backend, same cookie) - but ECP is disabled here, see below
+
+
+def test_activesync_sticks_to_the_authorization_header_not_the_address(node):
+    def device(user: str) -> set[str]:
+        return {served_by(node, "/Microsoft-Server-ActiveSync?Cmd=Sync", "-H", f"Authorization: Basic {user}") for _ in range(5)}
+
+    seen = [device(f"dXNlcnt{n}fTpwYXNz") for n in range(6)]
+    assert all(len(one) == 1 for one in seen), seen  # each device stays on its CAS
+    assert set().union(*seen) == {"cas1", "cas2"}, seen  # the devices behind one address spread
+
+
+def test_a_disabled_web_service_is_refused_clearly(node):
+    status, _, body = curl(node, f"https://{HOST}/ecp/")
+    assert status == 403
+    assert "Exchange Control Panel is disabled" in body
+
+
+def test_activesync_long_poll_outlives_the_guide_timeout(node):
+    started = time.monotonic()
+    status, headers, body = curl(node, f"https://{HOST}/Microsoft-Server-ActiveSync?Cmd=Ping&s=8", "-H", "Authorization: Basic bG9uZw==")
+    assert status == 200, body
+    assert time.monotonic() - started >= 7.5  # held open longer than the 5 s Timeout of this scenario
+
+
+def test_tls_is_1_2_or_newer(node):
+    for version in ("--tlsv1.0", "--tlsv1.1"):
+        result = subprocess.run(
+            ["curl", "-sS", "--max-time", "10", "--cacert", CA, "--resolve", f"{HOST}:443:{node}", version,
+             "--tls-max", version[2:].replace("tlsv", ""), f"https://{HOST}/owa/"],
+            capture_output=True, text=True, timeout=20, check=False,
+        )
+        assert result.returncode != 0, f"{version} was accepted"
+
+
+# --- IMAP(s), POP3(s): clear and ssl-offload ------------------------------------------
+
+
+def test_imap_clear_and_imaps_offloaded_reach_both_cas(node):
+    clear_banners, secure_banners = set(), set()
+    for _ in range(4):
+        clear = imaplib.IMAP4(node, 143, timeout=10)
+        assert clear.login("lab", "labpass")[0] == "OK"
+        clear_banners.add("cas1" if b"cas1" in clear.welcome else "cas2")
+        clear.logout()
+        secure = imaplib.IMAP4_SSL(node, 993, ssl_context=tls_context(), timeout=10)
+        assert secure.sock.version() in ("TLSv1.2", "TLSv1.3")
+        assert secure.login("lab", "labpass")[0] == "OK"
+        assert secure.select("INBOX")[0] == "OK"
+        secure_banners.add("cas1" if b"cas1" in secure.welcome else "cas2")
+        secure.logout()
+    assert clear_banners == secure_banners == {"cas1", "cas2"}
+
+
+def test_pop3_clear_and_pop3s_offloaded_reach_the_cas(node):
+    clear = poplib.POP3(node, 110, timeout=10)
+    assert clear.getwelcome().startswith(b"+OK") and b"cas" in clear.getwelcome()
+    clear.user("lab")
+    assert clear.pass_("labpass").startswith(b"+OK")
+    clear.quit()
+    secure = poplib.POP3_SSL(node, 995, context=tls_context(), timeout=10)
+    secure.user("lab")
+    assert secure.pass_("labpass").startswith(b"+OK")
+    assert secure.stat()[0] >= 0
+    secure.quit()
+
+
+# --- SMTP(s): clear and ssl-offload ---------------------------------------------------
+
+
+def delivered_on(subject: str) -> set[str]:
+    hubs = set()
+    for hub in ("hub1", "hub2"):
+        found = subprocess.run(["podman", "exec", f"exlb-{hub}", "grep", "-q", subject, "/var/mail/hubuser"], check=False, timeout=30)
+        if found.returncode == 0:
+            hubs.add(hub)
+    return hubs
+
+
+def message(subject: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "lab@mydomain.local"
+    mail["To"] = "hubuser@mydomain.local"
+    mail["Subject"] = subject
+    mail.set_content("through the appliance\n")
+    return mail
+
+
+def wait_delivered(subject: str) -> set[str]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        hubs = delivered_on(subject)
+        if hubs:
+            return hubs
+        time.sleep(0.5)
+    return set()
+
+
+def test_smtp_clear_reaches_a_hub_that_names_itself(node):
+    subject = f"clear-{uuid.uuid4()}"
+    with smtplib.SMTP(node, 25, timeout=15) as smtp:
+        code, banner = smtp.ehlo()
+        assert code == 250
+        smtp.send_message(message(subject))
+    assert len(wait_delivered(subject)) == 1
+
+
+def test_smtps_offloaded_reaches_a_hub(node):
+    subject = f"smtps-{uuid.uuid4()}"
+    with smtplib.SMTP_SSL(node, 587, context=tls_context(), timeout=15) as smtp:
+        assert smtp.sock.version() in ("TLSv1.2", "TLSv1.3")
+        smtp.send_message(message(subject))
+    assert len(wait_delivered(subject)) == 1
+
+
+# --- health ------------------------------------------------------------------------------
+
+
+def test_a_cas_whose_imap_stops_leaves_the_imap_rotation_and_returns(node):
+    def banners(count: int) -> set[str]:
+        names = set()
+        for _ in range(count):
+            client = imaplib.IMAP4(node, 143, timeout=10)
+            names.add("cas1" if "cas1" in client.welcome.decode() else "cas2")
+            client.logout()
+        return names
+
+    subprocess.run(["podman", "exec", "exlb-cas1", "systemctl", "stop", "dovecot"], check=True, timeout=60)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if banners(4) == {"cas2"}:
+                    break
+            except (OSError, imaplib.IMAP4.error):
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("cas1 stayed in the IMAP rotation 15 s after its IMAP service stopped")
+        assert banners(6) == {"cas2"}  # no client lands on the dead CAS
+    finally:
+        subprocess.run(["podman", "exec", "exlb-cas1", "systemctl", "start", "dovecot"], check=True, timeout=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "cas1" not in banners(4):
+        time.sleep(0.5)
+    assert "cas1" in banners(6), "cas1 did not come back into the IMAP rotation"
