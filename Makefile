@@ -69,8 +69,10 @@ demo:
 	echo "==> ansible-playbook site.yml -i inventories/lab"; \
 	$(BIN)/ansible-playbook site.yml -i inventories/lab; \
 	echo; echo "The demo appliance is up. Try, from this machine:"; \
-	echo "  curl -si http://10.89.60.11/owa/ | grep -i x-served-by    # lb1 -> cas1, then cas2"; \
-	echo "  curl -si http://10.89.60.12/ews/ | grep -i x-served-by    # lb2 -> cas1, then cas2"; \
+	echo "  curl -si --cacert .lab/pki/ca.crt --resolve mail.mydomain.local:443:10.89.60.11 https://mail.mydomain.local/owa/ | grep -i x-served-by"; \
+	echo "  curl -si http://10.89.60.11/owa/                      # redirected to https://mail.mydomain.local/owa/"; \
+	echo "  openssl s_client -connect 10.89.60.11:993 -servername mail.mydomain.local -CAfile .lab/pki/ca.crt -quiet   # IMAPs, user lab / labpass"; \
+	echo "  $(BIN)/python -c \"import smtplib; print(smtplib.SMTP('10.89.60.12', 25).ehlo())\"   # answered by hub1 or hub2"; \
 	echo "  ansible-playbook site.yml -i inventories/lab --check --diff   # changes nothing"; \
 	echo "  make lab-down                                               # removes the lab"; \
 	echo "Done in $$(( $$(date +%s) - start )) s."

@@ -1,0 +1,142 @@
+"""The data path with TLS passed through untouched (ssl-forward), as a client sees it:
+TLS ends on the CAS and Hub servers themselves, the appliance balances TCP."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import poplib
+import smtplib
+import ssl
+import subprocess
+import time
+import uuid
+from email.message import EmailMessage
+
+import pytest
+
+HOST = "mail.mydomain.local"
+CA = os.environ["LAB_CA_CERT"]
+
+
+class NamedContext(ssl.SSLContext):
+    """Verifies the server's certificate for ``expected_name``, whatever address we dial."""
+
+    expected_name = HOST
+
+    def wrap_socket(self, sock, *args, **kwargs):  # type: ignore[override]
+        kwargs["server_hostname"] = self.expected_name
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context(name: str = HOST) -> ssl.SSLContext:
+    context = NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.expected_name = name
+    context.load_verify_locations(CA)
+    return context
+
+
+@pytest.fixture(scope="module")
+def node(host) -> str:
+    return host.ansible.get_variables()["exchange_network_address"]
+
+
+def curl(node: str, url: str, *args: str) -> tuple[int, dict[str, str], str]:
+    out = subprocess.run(
+        ["curl", "-sS", "-D", "-", "--max-time", "30", "--cacert", CA, "--resolve", f"{HOST}:443:{node}",
+         "--resolve", f"{HOST}:80:{node}", *args, url],
+        capture_output=True, text=True, timeout=40, check=True,
+    ).stdout
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    lines = head.splitlines()
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_tls_ends_on_the_cas_not_on_the_appliance(node):
+    status, headers, body = curl(node, f"https://{HOST}/whoami")
+    assert status == 200
+    assert "scheme=https\n" in body, body  # the CAS itself ended TLS
+    assert f"sni={HOST}\n" in body, body
+    assert "x_forwarded_for=\n" in body, body  # nothing in between looked at the request
+
+
+def test_a_client_stays_on_one_cas(node):
+    # source persistence: every new connection from this address goes to the same CAS
+    first = curl(node, f"https://{HOST}/owa/")[1]["x-served-by"]
+    assert {curl(node, f"https://{HOST}/owa/")[1]["x-served-by"] for _ in range(6)} == {first}
+
+
+def test_plain_http_is_redirected_to_https(node):
+    status, headers, _ = curl(node, f"http://{HOST}/owa/")
+    assert status == 302 and headers["location"] == f"https://{HOST}/owa/"
+
+
+def test_imap_clear_and_imaps_forwarded(node):
+    clear = imaplib.IMAP4(node, 143, timeout=10)
+    assert b"cas" in clear.welcome
+    assert clear.login("lab", "labpass")[0] == "OK"
+    clear.logout()
+    secure = imaplib.IMAP4_SSL(node, 993, ssl_context=tls_context(), timeout=10)
+    assert b"cas" in secure.welcome
+    assert secure.login("lab", "labpass")[0] == "OK"
+    secure.logout()
+
+
+def test_pop3_clear_and_pop3s_forwarded(node):
+    clear = poplib.POP3(node, 110, timeout=10)
+    clear.user("lab")
+    assert clear.pass_("labpass").startswith(b"+OK")
+    clear.quit()
+    secure = poplib.POP3_SSL(node, 995, context=tls_context(), timeout=10)
+    assert b"cas" in secure.getwelcome()
+    secure.user("lab")
+    assert secure.pass_("labpass").startswith(b"+OK")
+    secure.quit()
+
+
+def delivered(subject: str) -> set[str]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        hubs = {
+            hub for hub in ("hub1", "hub2")
+            if subprocess.run(["podman", "exec", f"exlb-{hub}", "grep", "-q", subject, "/var/mail/hubuser"], check=False, timeout=30).returncode == 0
+        }
+        if hubs:
+            return hubs
+        time.sleep(0.5)
+    return set()
+
+
+def message(subject: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "lab@mydomain.local"
+    mail["To"] = "hubuser@mydomain.local"
+    mail["Subject"] = subject
+    mail.set_content("through the appliance\n")
+    return mail
+
+
+def test_smtp_clear_forwarded_to_a_hub_that_names_itself(node):
+    subject = f"fwd-clear-{uuid.uuid4()}"
+    with smtplib.SMTP(timeout=15) as smtp:
+        code, banner = smtp.connect(node, 25)
+        assert code == 220 and banner.startswith((b"hub1", b"hub2")), banner
+        smtp.send_message(message(subject))
+    assert len(delivered(subject)) == 1
+
+
+def test_submission_with_starttls_and_auth_passes_through(node):
+    subject = f"fwd-587-{uuid.uuid4()}"
+    with smtplib.SMTP(timeout=15) as smtp:
+        code, banner = smtp.connect(node, 587)
+        assert code == 220 and banner.startswith((b"hub1", b"hub2")), banner
+        # TLS ends on the Hub itself, which carries the lab's hub certificate
+        smtp.starttls(context=tls_context("hub.mydomain.local"))
+        assert smtp.sock.version() in ("TLSv1.2", "TLSv1.3")
+        smtp.login("hubuser", "hubpass")
+        smtp.send_message(message(subject))
+    assert len(delivered(subject)) == 1
