@@ -216,6 +216,8 @@ class Frontend:
     binds: tuple[Bind, ...]
     timeout_client_s: int
     backend: str = ""
+    # HTTP: how long an idle keep-alive connection, or a request's headers, may take (the guide's Timeout)
+    timeout_idle_s: int = 0
     routes: tuple[Route, ...] = ()
     root_redirect: str = ""  # plain "/" goes here
     https_redirect: str = ""  # every request is redirected to https://<this>
@@ -550,6 +552,7 @@ class _Builder:
                     mode="http",
                     binds=(bind,),
                     timeout_client_s=long_poll,
+                    timeout_idle_s=timeout,
                     backend="bk_http",
                     routes=tuple(routes),
                     root_redirect="/owa/",
@@ -562,7 +565,10 @@ class _Builder:
             target = host if https == 443 else f"{host}:{https}"
             bind = self.bind(f"{HTTP} › Redirect HTTP port", address, s["http_redirect_port"])
             self.frontends.append(
-                Frontend(name="ft_http_redirect", service=HTTP, mode="http", binds=(bind,), timeout_client_s=timeout, https_redirect=target)
+                Frontend(
+                    name="ft_http_redirect", service=HTTP, mode="http", binds=(bind,), timeout_client_s=timeout,
+                    timeout_idle_s=timeout, https_redirect=target,
+                )
             )
 
     def mail(self, key: str, label: str, servers: tuple[tuple[str, str], ...], letters: str, word: str) -> None:

@@ -311,3 +311,10 @@ def test_packages_follow_the_plan() -> None:
     assert plan_for(tls_engine="stunnel")["packages"] == ["haproxy", "stunnel4"]
     pair = plan_for(ha_role="master", virtual_service_address="10.0.0.10", tls_engine="stunnel")
     assert pair["packages"] == ["haproxy", "stunnel4", "keepalived"]
+
+
+def test_the_guide_timeout_bounds_idle_http_connections_while_long_polls_may_last() -> None:
+    plan = plan_for(http_timeout=7, http_long_poll_timeout=1800)
+    https = frontends(plan)["ft_https"]
+    assert (https["timeout_idle_s"], https["timeout_client_s"]) == (7, 1800)
+    assert frontends(plan)["ft_http_redirect"]["timeout_idle_s"] == 7
