@@ -20,7 +20,12 @@ import dataclasses
 import ipaddress
 import typing as t
 
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import Listener, check_listeners, check_rpc_ports, listener
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import (
+    Listener,
+    check_listeners,
+    check_rpc_ports,
+    listener,
+)
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import (
     PlanError,
     boolean,
@@ -129,6 +134,8 @@ DEFAULTS: dict[str, t.Any] = {
     "smtp_certificate": "",
     "peers": [],
     "peers_port": 10000,
+    "stats_enabled": False,
+    "stats_port": 8404,
     "tls_internal_port_base": 20000,
 }
 
@@ -266,6 +273,14 @@ class TlsPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class Stats:
+    """haproxy's statistics page and Prometheus metrics, on the node's own (management) address."""
+
+    address: str
+    port: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Vrrp:
     role: str  # "master" or "backup"
     virtual_address: str
@@ -305,6 +320,7 @@ class Plan:
     peers: tuple[Peer, ...]
     certificates: tuple[Certificate, ...]
     tls_tunnels: tuple[TlsTunnel, ...]
+    stats: Stats | None
     listeners: tuple[Listener, ...]
 
     def as_dict(self) -> dict[str, t.Any]:
@@ -681,6 +697,12 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
     b.rpc(b.bind_address, cas)
     b.mail("smtp", SMTP, hubs, "HUB", "SMTP")
     peers = b.peers(node, vrrp)
+    stats = None
+    if boolean("Setup tab › System › admin password (exchange_admin_password)", b.s["stats_enabled"]):
+        field = "Setup tab › System › statistics and metrics port (exchange_stats_port)"
+        stats_listener = listener(field, node.address, b.s["stats_port"])
+        b.listeners.append(stats_listener)
+        stats = Stats(address=stats_listener.address, port=stats_listener.port)
     check_listeners(b.listeners)
     min_version = choice("TLS minimum version (exchange_tls_min_version)", b.s["tls_min_version"], TLS_VERSIONS)
     legacy = TLS_VERSIONS.index(min_version) < TLS_VERSIONS.index("TLSv1.2")
@@ -703,5 +725,6 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
         peers=peers,
         certificates=tuple(b.certificates),
         tls_tunnels=tuple(b.tunnels),
+        stats=stats,
         listeners=tuple(b.listeners),
     )

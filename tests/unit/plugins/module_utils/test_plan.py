@@ -318,3 +318,11 @@ def test_the_guide_timeout_bounds_idle_http_connections_while_long_polls_may_las
     https = frontends(plan)["ft_https"]
     assert (https["timeout_idle_s"], https["timeout_client_s"]) == (7, 1800)
     assert frontends(plan)["ft_http_redirect"]["timeout_idle_s"] == 7
+
+
+def test_statistics_only_with_an_admin_password_and_on_the_node_address() -> None:
+    assert plan_for()["stats"] is None
+    plan = plan_for(stats_enabled=True, ha_role="master", virtual_service_address="10.0.0.10")
+    assert plan["stats"] == {"address": "10.0.0.11", "port": 8404}  # the node's own address, not the VIP
+    with pytest.raises(PlanError, match="statistics and metrics port .*: 443 is already used"):
+        build_plan({**BASE, "stats_enabled": True, "stats_port": 443})
