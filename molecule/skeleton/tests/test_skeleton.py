@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -124,3 +125,10 @@ def test_check_mode_shows_the_change_and_changes_nothing(host):
     assert f"-    bind {node_address(host)}:80" in result.stdout, result.stdout
     assert host.file("/etc/haproxy/haproxy.cfg").sha256sum == before
     assert served_by(node_address(host)) in {"cas1", "cas2"}
+
+
+@pytest.mark.parametrize("port", [443, 143, 993, 110, 995, 25, 587])
+def test_disabled_services_keep_their_ports_closed(host, port):
+    # HTTP is in clear mode here (no 443); IMAP, POP3 and SMTP are disabled, the guide's default
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((node_address(host), port), timeout=5).close()
