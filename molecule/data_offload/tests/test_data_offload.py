@@ -288,3 +288,51 @@ def test_the_node_keeps_only_a_hash_of_the_admin_password(host):
     config = host.file("/etc/haproxy/haproxy.cfg").content_string
     assert "lab-admin-Secret" not in config
     assert "password $6$" in config
+
+
+# --- RPC (Outlook): endpoint mapper and the two static ports ----------------------------
+
+
+def rpc_server_name(node: str, port: int) -> str:
+    """Bind through the appliance with NTLM; the answering server's challenge carries its name."""
+    from impacket import ntlm
+    from impacket.dcerpc.v5 import epm, lsat, rrp, transport
+    from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_CONNECT, MSRPCBindAck
+
+    interface = {135: epm.MSRPC_UUID_PORTMAP, 60000: lsat.MSRPC_UUID_LSAT, 60001: rrp.MSRPC_UUID_RRP}[port]
+    rpc = transport.DCERPCTransportFactory(f"ncacn_ip_tcp:{node}[{port}]")
+    rpc.set_credentials("probe", "probe", "LAB")
+    rpc.set_connect_timeout(5)
+    dce = rpc.get_dce_rpc()
+    dce.set_auth_level(RPC_C_AUTHN_LEVEL_CONNECT)
+    dce.connect()
+    try:
+        ack = MSRPCBindAck(dce.bind(interface).getData())
+        pairs = ntlm.AV_PAIRS(ntlm.NTLMAuthChallenge(ack["auth_data"])["TargetInfoFields"])
+        return pairs[ntlm.NTLMSSP_AV_DNS_HOSTNAME][1].decode("utf-16le")
+    finally:
+        dce.disconnect()
+
+
+def test_outlook_lands_on_one_cas_for_the_mapper_and_both_static_ports(node):
+    names = {port: {rpc_server_name(node, port) for _ in range(3)} for port in (135, 60000, 60001)}
+    assert len(set().union(*names.values())) == 1, names  # one stickiness shared by all three
+
+
+def test_a_cas_that_drops_off_the_network_is_taken_out_and_its_rpc_sessions_shut(node):
+    current = rpc_server_name(node, 135)
+    container, address = f"exlb-{current}", {"cas1": "10.89.60.21", "cas2": "10.89.60.22"}[current]
+    session = socket.create_connection((node, 60000), timeout=30)  # a long-lived Outlook connection
+    # The CAS vanishes without a word (no FIN, no RST): only the appliance's check can notice.
+    subprocess.run(["podman", "network", "disconnect", "exlb-lab", container], check=True, timeout=60)
+    try:
+        started = time.monotonic()
+        assert session.recv(1) == b""  # the appliance shut the session to the CAS it marked down
+        shut_after = time.monotonic() - started
+        print(f"session to the vanished CAS shut after {shut_after:.1f} s")
+        assert shut_after < 20
+        others = {"cas1", "cas2"} - {current}
+        assert {rpc_server_name(node, port) for port in (135, 60000, 60001)} == others
+    finally:
+        session.close()
+        subprocess.run(["podman", "network", "connect", "--ip", address, "exlb-lab", container], check=True, timeout=60)
