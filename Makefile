@@ -87,7 +87,7 @@ lint: venv
 	@echo "==> ansible-lint (production profile, offline)"
 	$(BIN)/ansible-lint --offline --profile production -q
 	@echo "==> shellcheck"
-	shellcheck lab/*.sh tools/*.sh .ci/run
+	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run
 	@echo "==> mypy (module_utils)"
 	$(BIN)/mypy --strict --ignore-missing-imports --follow-imports=silent plugins/module_utils
 
