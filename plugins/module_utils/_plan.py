@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import typing as t
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import (
@@ -57,6 +58,7 @@ MAIL_MODES = ("disabled", "clear", "ssl-forward", "ssl-offload", "clear and ssl-
 RPC_MODES = ("enabled", "disabled")
 TLS_ENGINES = ("haproxy", "stunnel")
 TLS_VERSIONS = ("TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+STARTUP = ("auto", "manual")
 
 #: Mozilla's "intermediate" server profile (TLS 1.2 and 1.3).
 INTERMEDIATE_CIPHERS = ":".join(
@@ -136,6 +138,10 @@ DEFAULTS: dict[str, t.Any] = {
     "peers_port": 10000,
     "stats_enabled": False,
     "stats_port": 8404,
+    "services_startup_haproxy": "auto",
+    "services_startup_stunnel": "auto",
+    "services_startup_vrrp": "auto",
+    "timezone": "",
     "tls_internal_port_base": 20000,
 }
 
@@ -193,6 +199,9 @@ class Backend:
     persistence: Persistence | None = None
     shutdown_sessions_on_down: bool = False
     timeout_connect_s: int = 5
+    # HTTP: whether a server connection may serve another client's requests. Exchange
+    # authenticates connections (NTLM, Negotiate), so never.
+    http_reuse: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,6 +282,16 @@ class TlsPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class System:
+    """The Services tab's startup settings and the Setup tab's timezone."""
+
+    start_haproxy_at_boot: bool
+    start_stunnel_at_boot: bool
+    start_keepalived_at_boot: bool
+    timezone: str  # empty: left as it is
+
+
+@dataclasses.dataclass(frozen=True)
 class Stats:
     """haproxy's statistics page and Prometheus metrics, on the node's own (management) address."""
 
@@ -321,6 +340,7 @@ class Plan:
     certificates: tuple[Certificate, ...]
     tls_tunnels: tuple[TlsTunnel, ...]
     stats: Stats | None
+    system: System
     listeners: tuple[Listener, ...]
 
     def as_dict(self) -> dict[str, t.Any]:
@@ -549,6 +569,7 @@ class _Builder:
                         check=check,
                         timeout_server_s=long_poll if long_lived else timeout,
                         persistence=persistence,
+                        http_reuse="never",
                     )
                 )
                 for key in keys:
@@ -704,6 +725,20 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
         b.listeners.append(stats_listener)
         stats = Stats(address=stats_listener.address, port=stats_listener.port)
     check_listeners(b.listeners)
+    startup = {
+        daemon: choice(f"Services tab › {daemon} › Startup (exchange_services_startup_{daemon})", b.s[f"services_startup_{daemon}"], STARTUP)
+        == "auto"
+        for daemon in ("haproxy", "stunnel", "vrrp")
+    }
+    timezone = str(b.s["timezone"] or "").strip()
+    if timezone and not re.fullmatch(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", timezone):
+        raise PlanError("Setup tab › System › Timezone (exchange_timezone)", f"{timezone!r} is not a time zone name such as Europe/Paris")
+    system = System(
+        start_haproxy_at_boot=startup["haproxy"],
+        start_stunnel_at_boot=startup["stunnel"],
+        start_keepalived_at_boot=startup["vrrp"],
+        timezone=timezone,
+    )
     min_version = choice("TLS minimum version (exchange_tls_min_version)", b.s["tls_min_version"], TLS_VERSIONS)
     legacy = TLS_VERSIONS.index(min_version) < TLS_VERSIONS.index("TLSv1.2")
     tls = TlsPolicy(
@@ -726,5 +761,6 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
         certificates=tuple(b.certificates),
         tls_tunnels=tuple(b.tunnels),
         stats=stats,
+        system=system,
         listeners=tuple(b.listeners),
     )

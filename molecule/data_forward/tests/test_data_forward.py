@@ -140,3 +140,14 @@ def test_submission_with_starttls_and_auth_passes_through(node):
         smtp.login("hubuser", "hubpass")
         smtp.send_message(message(subject))
     assert len(delivered(subject)) == 1
+
+
+def test_services_tab_startup_manual_leaves_haproxy_running_but_not_started_at_boot(host):
+    haproxy = host.service("haproxy")
+    assert haproxy.is_running
+    assert not haproxy.is_enabled
+
+
+def test_setup_tab_timezone(host):
+    assert host.file("/etc/localtime").linked_to.endswith("/zoneinfo/Europe/Paris")
+    assert host.run("date +%Z").stdout.strip() in ("CET", "CEST")

@@ -326,3 +326,20 @@ def test_statistics_only_with_an_admin_password_and_on_the_node_address() -> Non
     assert plan["stats"] == {"address": "10.0.0.11", "port": 8404}  # the node's own address, not the VIP
     with pytest.raises(PlanError, match="statistics and metrics port .*: 443 is already used"):
         build_plan({**BASE, "stats_enabled": True, "stats_port": 443})
+
+
+def test_ntlm_authenticated_connections_are_never_shared_between_clients() -> None:
+    for mode in ("ssl-offload", "clear"):
+        http = [b for b in plan_for(http_mode=mode)["backends"] if b["mode"] == "http"]
+        assert http and all(b["http_reuse"] == "never" for b in http)
+
+
+def test_services_startup_and_timezone() -> None:
+    system = plan_for()["system"]
+    assert system == {"start_haproxy_at_boot": True, "start_stunnel_at_boot": True, "start_keepalived_at_boot": True, "timezone": ""}
+    system = plan_for(services_startup_haproxy="manual", timezone="Europe/Paris")["system"]
+    assert system["start_haproxy_at_boot"] is False and system["timezone"] == "Europe/Paris"
+    with pytest.raises(PlanError, match=r"Services tab › vrrp › Startup .*: unknown value 'sometimes'"):
+        build_plan({**BASE, "services_startup_vrrp": "sometimes"})
+    with pytest.raises(PlanError, match=r"Timezone .*not a time zone name"):
+        build_plan({**BASE, "timezone": "Paris; rm -rf /"})
