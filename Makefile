@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
-SCENARIOS ?= skeleton bad_input
+SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward ha_pair
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat
 
@@ -115,7 +115,7 @@ build: venv
 	printf '[defaults]\ncollections_path = install\n' > .build/installed.cfg
 	cd .build && export ANSIBLE_CONFIG=installed.cfg && \
 	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
-	  for r in exchange haproxy; do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
+	  for r in exchange haproxy stunnel keepalived; do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
 	    || { echo "no docs for role $$r"; exit 1; }; done && \
 	  for m in plan port_rules certificate; do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
 	    || { echo "no docs for module $$m"; exit 1; }; done && \

@@ -108,11 +108,13 @@ def parse_proc_net_tcp(text: str) -> list[tuple[str, int, int]]:
 
 
 def configured_listeners(text: str) -> set[tuple[str, int]]:
-    """``(address, port)`` pairs a haproxy (``bind``) or stunnel (``accept``) file opens."""
+    """``(address, port)`` pairs a haproxy (``bind``, ``peer``) or stunnel (``accept``) file opens."""
     found = set()
     for line in text.splitlines():
         words = line.replace("=", " ").split()
-        if len(words) >= 2 and words[0] in ("bind", "accept") and ":" in words[1]:
+        if len(words) >= 3 and words[0] == "peer":  # peer <name> <address>:<port>
+            words = words[0:1] + words[2:]
+        if len(words) >= 2 and words[0] in ("bind", "accept", "peer") and ":" in words[1]:
             address, number = words[1].rsplit(":", 1)
             if number.isdigit():
                 found.add((address or ANY_ADDRESS, int(number)))
@@ -141,3 +143,12 @@ def host_conflicts(
                 problems.append(f"{wanted.field}: {wanted.port} is already used on {node} by {holder} on {sock.address}")
                 break
     return problems
+
+
+def not_listening(listeners: t.Iterable[Listener], sockets: t.Iterable[Socket]) -> list[Listener]:
+    """The planned listeners no socket on the host listens on (yet)."""
+    open_ports = {(sock.address, sock.port) for sock in sockets}
+    return [
+        wanted for wanted in listeners
+        if (wanted.address, wanted.port) not in open_ports and (ANY_ADDRESS, wanted.port) not in open_ports
+    ]

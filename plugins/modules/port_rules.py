@@ -43,6 +43,18 @@ options:
       - Also refuse ports that another program already listens on, on the managed host.
     type: bool
     default: true
+  state:
+    description:
+      - V(free) (the default) checks the plan before the daemons are configured, as described above.
+      - V(listening) checks after a reload that something listens on every planned address and port, waiting up to
+        O(timeout) seconds, and fails naming the fields whose ports stay closed (a reload that could not bind).
+    type: str
+    choices: [free, listening]
+    default: free
+  timeout:
+    description: With O(state=listening), how many seconds to wait for the ports.
+    type: int
+    default: 10
   own_configs:
     description:
       - The appliance's own configuration files. A port their C(bind) (haproxy) or C(accept) (stunnel) lines open
@@ -88,6 +100,7 @@ held_by_appliance:
 """
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -98,6 +111,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules 
     configured_listeners,
     host_conflicts,
     listener,
+    not_listening,
     parse_proc_net_tcp,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
@@ -148,6 +162,8 @@ def main() -> None:
                 },
             },
             "check_host": {"type": "bool", "default": True},
+            "state": {"type": "str", "default": "free", "choices": ["free", "listening"]},
+            "timeout": {"type": "int", "default": 10},
             "own_configs": {
                 "type": "list",
                 "elements": "path",
@@ -161,6 +177,19 @@ def main() -> None:
         check_listeners(listeners)
     except PlanError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
+    if module.params["state"] == "listening":
+        deadline = time.monotonic() + module.params["timeout"]
+        missing = not_listening(listeners, _listening_sockets())
+        while missing and time.monotonic() < deadline:
+            time.sleep(0.5)
+            missing = not_listening(listeners, _listening_sockets())
+        if missing:
+            module.fail_json(
+                msg="; ".join(f"{item.field}: nothing listens on {item.address}:{item.port}" for item in missing)
+                + " - see journalctl -u haproxy (and -u stunnel@exchange-lb)",
+                field=missing[0].field,
+            )
+        module.exit_json(changed=False, listeners=[{"field": i.field, "address": i.address, "port": i.port} for i in listeners])
     held: list[int] = []
     if module.params["check_host"]:
         sockets = _listening_sockets()

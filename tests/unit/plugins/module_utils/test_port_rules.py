@@ -12,6 +12,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules 
     configured_listeners,
     host_conflicts,
     listener,
+    not_listening,
     parse_proc_net_tcp,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
@@ -106,10 +107,18 @@ def test_a_port_on_another_address_is_no_conflict() -> None:
 
 
 def test_ports_the_current_config_opens_are_the_appliances() -> None:
-    own = configured_listeners("frontend ft\n    bind 10.0.0.10:443 ssl crt /x.pem\n[imaps]\naccept = 10.0.0.10:993\n")
-    assert own == {("10.0.0.10", 443), ("10.0.0.10", 993)}
+    own = configured_listeners(
+        "peers exlb_peers\n    peer lb1 10.0.0.11:10000\nfrontend ft\n    bind 10.0.0.10:443 ssl crt /x.pem\n[imaps]\naccept = 10.0.0.10:993\n"
+    )
+    assert own == {("10.0.0.11", 10000), ("10.0.0.10", 443), ("10.0.0.10", 993)}
     sockets = [Socket("10.0.0.10", 443), Socket("10.0.0.10", 993)]  # holders unknown
     assert host_conflicts([HTTPS, IMAPS], sockets, own=own) == []
     assert host_conflicts([HTTPS], sockets) == [
         "HTTP(s) Service › Virtual Service HTTPs port: 443 is already used on the node by another program on 10.0.0.10"
     ]
+
+
+def test_listeners_nothing_listens_on_are_reported() -> None:
+    sockets = [Socket("10.0.0.10", 443), Socket("0.0.0.0", 993)]
+    assert not_listening([HTTPS, IMAPS], sockets) == []
+    assert not_listening([HTTPS, IMAPS], [Socket("10.0.0.10", 443)]) == [IMAPS]

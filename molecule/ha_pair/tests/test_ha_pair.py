@@ -1,0 +1,255 @@
+"""The pair, as a client sees it: a client on this host goes through the
+virtual service address every 50 ms while the master fails in several ways;
+the backup takes the address over and serves within a bounded time, the
+master takes it back when it returns (preempt), or does not (nopreempt), and
+stickiness survives because the two haproxy share their stick tables.
+
+Every wait is bounded in time; each failover prints what it measured."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import testinfra
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+VIP = "10.89.60.50"
+MASTER, BACKUP = "exlb-mol-ha-lb1", "exlb-mol-ha-lb2"
+CLIENT_ADDRESS = "10.89.60.1"  # this host, on the lab bridge
+# A backup takes over after 3 missed adverts of 1 s plus a skew; a failure of
+# haproxy is seen after 2 failed checks, 1 s apart. The client must be
+# answered again well within this.
+MAX_GAP_S = 5.0
+
+
+def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *args], check=check, capture_output=True, text=True, timeout=timeout)
+
+
+def on(node: str, command: str, check: bool = True) -> str:
+    return podman("exec", node, "sh", "-c", command, check=check).stdout
+
+
+def holds_vip(node: str) -> bool:
+    result = podman("exec", node, "ip", "-4", "-o", "addr", "show", check=False, timeout=10)
+    return f" {VIP}/" in result.stdout
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05) -> float | None:
+    """Seconds until predicate() held, or None after timeout seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(interval)
+    return None
+
+
+def where_is_vip() -> list[str]:
+    return [node for node in (MASTER, BACKUP) if holds_vip(node)]
+
+
+def get(path: str = "/owa/", timeout: float = 0.5) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection(VIP, 80, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Host": "mail.mydomain.local"})
+        response = conn.getresponse()
+        response.read()
+        return response
+    finally:
+        conn.close()
+
+
+class Client:
+    """GETs http://VIP/owa/ every 50 ms on a thread (bounded to limit_s) and
+    records when each answer (or failure) came."""
+
+    def __init__(self, limit_s: float = 90) -> None:
+        self.limit_s = limit_s
+        self.samples: list[tuple[float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Client:
+        self._thread.start()
+        wait_until(lambda: any(ok for _, ok in self.samples), 5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.limit_s
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                ok = get().status == 200
+            except OSError:
+                ok = False
+            self.samples.append((time.monotonic(), ok))
+            self._stop.wait(max(0.0, 0.05 - (time.monotonic() - started)))
+
+    def report(self, since: float) -> tuple[float, int, int]:
+        """(longest time without an answer, failed requests, answered) after since."""
+        window = [(t, ok) for t, ok in self.samples if t >= since]
+        answered = [since] + [t for t, ok in window if ok]
+        if window and not window[-1][1]:
+            answered.append(window[-1][0])  # still failing at the end counts as a gap
+        gap = max(b - a for a, b in zip(answered, answered[1:])) if len(answered) > 1 else float("inf")
+        return gap, sum(1 for _, ok in window if not ok), sum(1 for _, ok in window if ok)
+
+
+def failover(label: str, action) -> float:
+    """Runs action while the client goes through the VIP; asserts the backup
+    takes the address and the client is answered again within MAX_GAP_S.
+    Returns when the action started (time.monotonic())."""
+    assert where_is_vip() == [MASTER], "the master must hold the address before " + label
+    with Client() as client:
+        t0 = time.monotonic()
+        action()
+        moved = wait_until(lambda: holds_vip(BACKUP), 15)
+        assert moved is not None, f"{label}: the backup did not take the address within 15 s"
+        time.sleep(1.0)  # let the client see a few answers from the backup
+        gap, failed, answered = client.report(t0)
+    print(
+        f"\n[failover] {label}: address on the backup after {moved:.2f} s; "
+        f"client's longest time without an answer {gap:.2f} s ({failed} failed, {answered} answered)"
+    )
+    assert not holds_vip(MASTER), f"{label}: the address is on both nodes"
+    assert gap < MAX_GAP_S, f"{label}: the client had no answer for {gap:.2f} s"
+    return t0
+
+
+def wait_for_failback(label: str, since: float, timeout: float = 30) -> None:
+    """Waits for the address on the master alone; prints the time since `since`."""
+    back = wait_until(lambda: where_is_vip() == [MASTER], timeout, interval=0.2)
+    assert back is not None, f"{label}: the address did not return to the master within {timeout} s: {where_is_vip()}"
+    print(f"[failback] {label}: address back on the master {time.monotonic() - since:.2f} s after it")
+    assert get().status == 200
+
+
+def converge(*extra: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".build/collections"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / ".config/molecule/converge.yml"), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def haproxy_cli(node: str, command: str) -> str:
+    script = (
+        "import socket\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "s.connect('/run/haproxy/admin.sock')\n"
+        f"s.sendall({command!r}.encode() + b'\\n')\n"
+        "print(s.makefile().read())\n"
+    )
+    return podman("exec", node, "python3", "-c", script).stdout
+
+
+# --- the nodes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("node", [MASTER, BACKUP])
+def test_keepalived_is_the_distribution_package_run_by_systemd(node):
+    host = testinfra.get_host(f"podman://{node}")  # podman exec: fast enough for timing loops too
+    assert host.package("keepalived").is_installed
+    service = host.service("keepalived")
+    try:
+        assert service.is_running
+        assert service.is_enabled
+    except AssertionError:
+        print(host.run("journalctl -u keepalived --no-pager -n 50").stdout)
+        raise
+    config = host.file("/etc/keepalived/keepalived.conf")
+    assert config.mode == 0o644
+    assert "virtual_router_id 60\n" in config.content_string
+    assert f"{VIP}/24 dev eth0" in config.content_string
+    assert "track_haproxy" in config.content_string
+    assert host.run("keepalived --config-test --use-file /etc/keepalived/keepalived.conf").rc == 0
+
+
+def test_the_address_is_on_the_master_only_and_both_nodes_listen_on_it():
+    # keepalived starts in BACKUP and waits 3 adverts before it becomes master
+    assert wait_until(lambda: where_is_vip() == [MASTER], 15, interval=0.2) is not None, where_is_vip()
+    for node in (MASTER, BACKUP):
+        assert f"{VIP}:80 " in on(node, "ss -ltnH"), f"haproxy on {node} does not listen on the virtual address"
+    assert get().status == 200
+
+
+def test_stickiness_follows_the_client_to_the_other_node():
+    # Outlook Anywhere (/rpc) sticks on the client's source address (st_src);
+    # the entry made on the master is pushed to the backup by haproxy peers.
+    assert get("/rpc/rpcproxy.dll", timeout=5).status < 500
+    key = f"key={CLIENT_ADDRESS} "
+    assert key in haproxy_cli(MASTER, "show table st_src")
+    synced = wait_until(lambda: key in haproxy_cli(BACKUP, "show table st_src"), 5, interval=0.2)
+    assert synced is not None, haproxy_cli(BACKUP, "show table st_src")
+    print(f"\n[peers] the st_src entry of {CLIENT_ADDRESS} reached the backup within {synced:.2f} s")
+    master_entry = next(line for line in haproxy_cli(MASTER, "show table st_src").splitlines() if key in line)
+    backup_entry = next(line for line in haproxy_cli(BACKUP, "show table st_src").splitlines() if key in line)
+    assert master_entry.split("server_id=")[1].split()[0] == backup_entry.split("server_id=")[1].split()[0]
+
+
+# --- failovers, as the client sees them -------------------------------------------
+
+
+def test_stopping_keepalived_on_the_master_moves_the_address_and_it_returns():
+    try:
+        failover("systemctl stop keepalived", lambda: on(MASTER, "systemctl stop keepalived"))
+    finally:
+        started = time.monotonic()
+        on(MASTER, "systemctl start keepalived")
+    wait_for_failback("systemctl start keepalived (preempt)", started)
+
+
+def test_killing_haproxy_on_the_master_moves_the_address():
+    # systemd restarts haproxy within 0.1 s (Restart=always); the track sees the
+    # restarted main process as not settled yet and the master gives the address away.
+    killed = failover("systemctl kill -s KILL haproxy", lambda: on(MASTER, "systemctl kill -s KILL haproxy"))
+    assert on(MASTER, "systemctl is-active haproxy", check=False).strip() == "active"
+    wait_for_failback("the kill, haproxy restarted and settled (preempt)", killed)
+
+
+def test_stopping_the_master_machine_moves_the_address_and_it_returns():
+    try:
+        failover("podman stop (the master shuts down)", lambda: podman("stop", "--time", "20", MASTER))
+    finally:
+        started = time.monotonic()
+        podman("start", MASTER)
+    # A reboot keeps the settings: haproxy binds the address it does not hold.
+    wait_until(lambda: on(MASTER, "systemctl is-system-running", check=False).strip() in ("running", "degraded"), 30, 0.5)
+    assert on(MASTER, "sysctl -n net.ipv4.ip_nonlocal_bind").strip() == "1"
+    wait_for_failback("podman start (preempt)", started)
+    assert f"{VIP}:80 " in on(MASTER, "ss -ltnH")
+
+
+def test_without_preempt_the_address_stays_where_it_is():
+    changed = converge("--diff", "-e", json.dumps({"keepalived_preempt": False}))
+    assert "+    nopreempt" in changed.stdout and "-    state MASTER" in changed.stdout, changed.stdout
+    assert "nopreempt" in on(MASTER, "cat /etc/keepalived/keepalived.conf")
+    assert wait_until(lambda: where_is_vip() == [MASTER], 10, interval=0.2) is not None, where_is_vip()
+    try:
+        failover("systemctl stop keepalived, nopreempt", lambda: on(MASTER, "systemctl stop keepalived"))
+    finally:
+        on(MASTER, "systemctl start keepalived")
+    # Long enough for the master to have taken it back if it would: its
+    # checks rise (2 s) plus 3 adverts and the skew (3.6 s), with margin.
+    time.sleep(8)
+    assert where_is_vip() == [BACKUP], "the returning master took the address back despite keepalived_preempt: false"
+    assert get().status == 200
+    print("[nopreempt] the address stayed on the backup 8 s after the master returned")
