@@ -460,7 +460,7 @@ PATTERNS = [
     ("mail.example.com", "mail.example.com", True),
     ("MAIL.Example.COM", "mail.example.com", True),
     ("mail.example.com.", "mail.example.com", True),
-    ("mail.example.com", "mail.example.org", False),
+    ("mail.example.com", "mail.example.net", False),
     ("*.example.com", "mail.example.com", True),
     ("*.example.com", "autodiscover.example.com", True),
     ("*.example.com", "example.com", False),
