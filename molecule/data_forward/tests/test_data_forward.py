@@ -4,56 +4,21 @@ TLS ends on the CAS and Hub servers themselves, the appliance balances TCP."""
 from __future__ import annotations
 
 import imaplib
-import os
 import poplib
 import smtplib
-import ssl
-import subprocess
-import time
+import sys
 import uuid
-from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
-HOST = "mail.mydomain.local"
-CA = os.environ["LAB_CA_CERT"]
-
-
-class NamedContext(ssl.SSLContext):
-    """Verifies the server's certificate for ``expected_name``, whatever address we dial."""
-
-    expected_name = HOST
-
-    def wrap_socket(self, sock, *args, **kwargs):  # type: ignore[override]
-        kwargs["server_hostname"] = self.expected_name
-        return super().wrap_socket(sock, *args, **kwargs)
-
-
-def tls_context(name: str = HOST) -> ssl.SSLContext:
-    context = NamedContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.expected_name = name
-    context.load_verify_locations(CA)
-    return context
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
+from clients import HOST, curl, delivered, message, tls_context  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def node(host) -> str:
     return host.ansible.get_variables()["exchange_network_address"]
-
-
-def curl(node: str, url: str, *args: str) -> tuple[int, dict[str, str], str]:
-    out = subprocess.run(
-        ["curl", "-sS", "-D", "-", "--max-time", "30", "--cacert", CA, "--resolve", f"{HOST}:443:{node}",
-         "--resolve", f"{HOST}:80:{node}", *args, url],
-        capture_output=True, text=True, timeout=40, check=True,
-    ).stdout
-    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
-    lines = head.splitlines()
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, body
 
 
 def test_tls_ends_on_the_cas_not_on_the_appliance(node):
@@ -96,28 +61,6 @@ def test_pop3_clear_and_pop3s_forwarded(node):
     secure.user("lab")
     assert secure.pass_("labpass").startswith(b"+OK")
     secure.quit()
-
-
-def delivered(subject: str) -> set[str]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        hubs = {
-            hub for hub in ("hub1", "hub2")
-            if subprocess.run(["podman", "exec", f"exlb-{hub}", "grep", "-q", subject, "/var/mail/hubuser"], check=False, timeout=30).returncode == 0
-        }
-        if hubs:
-            return hubs
-        time.sleep(0.5)
-    return set()
-
-
-def message(subject: str) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "lab@mydomain.local"
-    mail["To"] = "hubuser@mydomain.local"
-    mail["Subject"] = subject
-    mail.set_content("through the appliance\n")
-    return mail
 
 
 def test_smtp_clear_forwarded_to_a_hub_that_names_itself(node):

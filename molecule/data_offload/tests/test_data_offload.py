@@ -13,52 +13,23 @@ import os
 import poplib
 import smtplib
 import socket
-import ssl
 import subprocess
+import sys
 import time
 import uuid
-from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
-HOST = "mail.mydomain.local"
-CLIENT = "10.89.60.1"  # this machine, on the lab bridge
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
+from clients import CLIENT, HOST, curl, delivered, message, tls_context  # noqa: E402
+
 CA = os.environ["LAB_CA_CERT"]
-
-
-class MailContext(ssl.SSLContext):
-    """Verifies the appliance's certificate for the mail host name, whatever address we dial."""
-
-    def wrap_socket(self, sock, *args, **kwargs):  # type: ignore[override]
-        kwargs["server_hostname"] = HOST
-        return super().wrap_socket(sock, *args, **kwargs)
-
-
-def tls_context() -> ssl.SSLContext:
-    context = MailContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(CA)
-    return context
 
 
 @pytest.fixture(scope="module")
 def node(host) -> str:
     return host.ansible.get_variables()["exchange_network_address"]
-
-
-def curl(node: str, url: str, *args: str) -> tuple[int, dict[str, str], str]:
-    """(status, headers, body) of one request through the appliance, the way a browser makes it."""
-    out = subprocess.run(
-        ["curl", "-sS", "-D", "-", "--max-time", "30", "--cacert", CA, "--resolve", f"{HOST}:443:{node}",
-         "--resolve", f"{HOST}:80:{node}", *args, url],
-        capture_output=True, text=True, timeout=40, check=True,
-    ).stdout
-    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
-    lines = head.splitlines()
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(lines[0].split()[1]), headers, body
 
 
 def served_by(node: str, path: str = "/owa/", *args: str) -> str:
@@ -183,41 +154,13 @@ def test_pop3_clear_and_pop3s_offloaded_reach_the_cas(node):
 # --- SMTP(s): clear and ssl-offload ---------------------------------------------------
 
 
-def delivered_on(subject: str) -> set[str]:
-    hubs = set()
-    for hub in ("hub1", "hub2"):
-        found = subprocess.run(["podman", "exec", f"exlb-{hub}", "grep", "-q", subject, "/var/mail/hubuser"], check=False, timeout=30)
-        if found.returncode == 0:
-            hubs.add(hub)
-    return hubs
-
-
-def message(subject: str) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "lab@mydomain.local"
-    mail["To"] = "hubuser@mydomain.local"
-    mail["Subject"] = subject
-    mail.set_content("through the appliance\n")
-    return mail
-
-
-def wait_delivered(subject: str) -> set[str]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        hubs = delivered_on(subject)
-        if hubs:
-            return hubs
-        time.sleep(0.5)
-    return set()
-
-
 def test_smtp_clear_reaches_a_hub_that_names_itself(node):
     subject = f"clear-{uuid.uuid4()}"
     with smtplib.SMTP(timeout=15) as smtp:
         code, banner = smtp.connect(node, 25)
         assert code == 220 and banner.startswith((b"hub1", b"hub2")), banner
         smtp.send_message(message(subject))
-    assert len(wait_delivered(subject)) == 1
+    assert len(delivered(subject)) == 1
 
 
 def test_smtps_offloaded_reaches_a_hub(node):
@@ -227,23 +170,24 @@ def test_smtps_offloaded_reaches_a_hub(node):
         assert code == 220 and banner.startswith((b"hub1", b"hub2")), banner
         assert smtp.sock.version() in ("TLSv1.2", "TLSv1.3")
         smtp.send_message(message(subject))
-    assert len(wait_delivered(subject)) == 1
+    assert len(delivered(subject)) == 1
 
 
 # --- health ------------------------------------------------------------------------------
 
 
-def test_a_cas_whose_imap_stops_leaves_the_imap_rotation_and_returns(node):
+def test_a_cas_whose_imap_hangs_leaves_the_imap_rotation_and_returns(node):
     def banners(count: int) -> set[str]:
         names = set()
         for _ in range(count):
-            client = imaplib.IMAP4(node, 143, timeout=10)
+            client = imaplib.IMAP4(node, 143, timeout=3)
             names.add("cas1" if "cas1" in client.welcome.decode() else "cas2")
             client.logout()
         return names
 
-    # dovecot on cas1 dies (a crash: no clean shutdown that could wait for its clients)
-    subprocess.run(["podman", "exec", "exlb-cas1", "systemctl", "kill", "--signal=KILL", "dovecot"], check=True, timeout=60)
+    # dovecot on cas1 hangs: connections are still accepted, but no banner ever comes
+    # (only an application-aware check notices; a TCP check would keep it in rotation)
+    subprocess.run(["podman", "exec", "exlb-cas1", "pkill", "-STOP", "-f", "dovecot"], check=True, timeout=60)
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -254,13 +198,10 @@ def test_a_cas_whose_imap_stops_leaves_the_imap_rotation_and_returns(node):
                 pass
             time.sleep(0.5)
         else:
-            pytest.fail("cas1 stayed in the IMAP rotation 15 s after its IMAP service stopped")
+            pytest.fail("cas1 stayed in the IMAP rotation 15 s after its IMAP service hung")
         assert banners(6) == {"cas2"}  # no client lands on the dead CAS
     finally:
-        subprocess.run(
-            ["podman", "exec", "exlb-cas1", "sh", "-c", "systemctl reset-failed dovecot; systemctl restart dovecot"],
-            check=True, timeout=60,
-        )
+        subprocess.run(["podman", "exec", "exlb-cas1", "pkill", "-CONT", "-f", "dovecot"], check=True, timeout=60)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:  # a dovecot that has just started may be slow to greet

@@ -1,0 +1,75 @@
+"""Real clients for the scenarios' verifier tests, run from this machine (the lab's
+client place): curl for HTTP(S), TLS contexts that verify the lab's certificates,
+mail to the stand-in Hubs and a look in their mailboxes.
+
+A test module imports it with:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import subprocess
+import time
+from email.message import EmailMessage
+
+HOST = "mail.mydomain.local"
+CLIENT = "10.89.60.1"  # this machine, on the lab bridge
+
+
+class NamedContext(ssl.SSLContext):
+    """Verifies the server's certificate for ``expected_name``, whatever address we dial."""
+
+    expected_name = HOST
+
+    def wrap_socket(self, sock, *args, **kwargs):  # type: ignore[override]
+        kwargs["server_hostname"] = self.expected_name
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context(name: str = HOST) -> ssl.SSLContext:
+    context = NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.expected_name = name
+    context.load_verify_locations(os.environ["LAB_CA_CERT"])
+    return context
+
+
+def curl(node: str, url: str, *args: str) -> tuple[int, dict[str, str], str]:
+    """(status, headers, body) of one request through the appliance at ``node``, as a browser makes it."""
+    out = subprocess.run(
+        ["curl", "-sS", "-D", "-", "--max-time", "30", "--cacert", os.environ["LAB_CA_CERT"],
+         "--resolve", f"{HOST}:443:{node}", "--resolve", f"{HOST}:80:{node}", *args, url],
+        capture_output=True, text=True, timeout=40, check=True,
+    ).stdout
+    head, _, body = out.replace("\r\n", "\n").partition("\n\n")
+    lines = head.splitlines()
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def message(subject: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = "lab@mydomain.local"
+    mail["To"] = "hubuser@mydomain.local"
+    mail["Subject"] = subject
+    mail.set_content("through the appliance\n")
+    return mail
+
+
+def delivered(subject: str, limit: float = 20) -> set[str]:
+    """The stand-in Hubs whose mailbox received ``subject`` (waits up to ``limit`` seconds)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        hubs = {
+            hub for hub in ("hub1", "hub2")
+            if subprocess.run(["podman", "exec", f"exlb-{hub}", "grep", "-q", subject, "/var/mail/hubuser"],
+                              check=False, timeout=30).returncode == 0
+        }
+        if hubs:
+            return hubs
+        time.sleep(0.5)
+    return set()
