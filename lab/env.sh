@@ -39,7 +39,7 @@ export LAB_IP_HUB1=10.89.60.31
 export LAB_IP_HUB2=10.89.60.32
 # addresses reserved for molecule's own nodes (inclusive range)
 export LAB_MOLECULE_IP_FIRST=10.89.60.40
-export LAB_MOLECULE_IP_LAST=10.89.60.59
+export LAB_MOLECULE_IP_LAST=10.89.60.99
 
 export LAB_PROXY_PORT=3142
 export LAB_APT_PROXY="http://${LAB_GW}:${LAB_PROXY_PORT}"
