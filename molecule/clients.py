@@ -73,3 +73,17 @@ def delivered(subject: str, limit: float = 20) -> set[str]:
             return hubs
         time.sleep(0.5)
     return set()
+
+
+def connect_from(container: str, address: str, port: int) -> str:
+    """Open a TCP connection from inside a lab container (another client address than
+    this machine's): 'open', 'refused' or 'timeout' (the firewall dropped it)."""
+    probe = (
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(({address!r}, {port}), timeout=2).close(); print('open')\n"
+        "except ConnectionRefusedError: print('refused')\n"
+        "except OSError: print('timeout')\n"
+    )
+    result = subprocess.run(["podman", "exec", container, "python3", "-c", probe], capture_output=True, text=True, timeout=30, check=True)
+    return result.stdout.strip()

@@ -143,6 +143,9 @@ DEFAULTS: dict[str, t.Any] = {
     "services_startup_vrrp": "auto",
     "timezone": "",
     "tls_internal_port_base": 20000,
+    "firewall": True,
+    "admin_networks": [],
+    "ssh_port": 22,
 }
 
 #: Where the certificate module writes the combined PEM of each TLS service.
@@ -326,6 +329,25 @@ class Node:
 
 
 @dataclasses.dataclass(frozen=True)
+class FirewallRule:
+    """What the node accepts: a protocol to one of its addresses, from some sources (none = anyone)."""
+
+    field: str  # the WUI field (or setting) that opened it
+    protocol: str  # "tcp" or "vrrp"
+    address: str = ""  # destination address on the node; "" = any of its addresses
+    port: int = 0
+    sources: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Firewall:
+    """nftables input filter: the plan's rules are accepted, everything else dropped."""
+
+    admin_networks: tuple[str, ...]
+    rules: tuple[FirewallRule, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Plan:
     node: Node
     bind_address: str
@@ -342,6 +364,7 @@ class Plan:
     stats: Stats | None
     system: System
     listeners: tuple[Listener, ...]
+    firewall: Firewall | None
 
     def as_dict(self) -> dict[str, t.Any]:
         """The plan as JSON-ready data (lists, not tuples) for facts and templates."""
@@ -371,6 +394,7 @@ class _Builder:
         self.certificates: list[Certificate] = []
         self.tunnels: list[TlsTunnel] = []
         self.listeners: list[Listener] = []
+        self.management: list[Listener] = []  # stats, peers: not for everyone
         self.bind_address = ""
         self.tls_engine = choice("TLS engine (exchange_tls_engine)", self.s["tls_engine"], TLS_ENGINES)
         self._next_internal_port = integer(
@@ -448,7 +472,9 @@ class _Builder:
                     f"{HA} › peers (exchange_peers)",
                     f"this node ({NETWORK} › Hostname {node.hostname!r}) is not among the peers {', '.join(names)}",
                 )
-            self.listeners.append(Listener(f"{HA} › peers port (exchange_peers_port)", node.address, peer_port))
+            peers_listener = Listener(f"{HA} › peers port (exchange_peers_port)", node.address, peer_port)
+            self.listeners.append(peers_listener)
+            self.management.append(peers_listener)
         return tuple(result)
 
     # -- servers --
@@ -703,8 +729,62 @@ BANNER_CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
-    """Validate the WUI-shaped ``settings`` and return the appliance plan."""
+def firewall(b: _Builder, node: Node, vrrp: Vrrp | None, peers: tuple[Peer, ...], controller_address: str) -> Firewall | None:
+    """The node's input filter: the public listeners for anyone, management from the admin networks,
+    VRRP and peers from the other node. ``controller_address`` is where Ansible connects from: a
+    rule set that would shut it out is refused."""
+    field = "Firewall (exchange_firewall)"
+    if not boolean(field, b.s["firewall"]):
+        return None
+    admin_field = "Firewall › admin networks (exchange_admin_networks)"
+    entries = b.s["admin_networks"] or [str(_subnet(node.address, node.prefix))]
+    if not isinstance(entries, (list, tuple)):
+        raise PlanError(admin_field, "a list of networks such as 192.168.10.0/24 is expected")
+    networks: list[ipaddress.IPv4Network] = []
+    for index, entry in enumerate(entries, start=1):
+        try:
+            networks.append(ipaddress.IPv4Network(str(entry).strip(), strict=True))
+        except ValueError as error:
+            raise PlanError(f"{admin_field} › network {index}", f"{entry!r} is not an IPv4 network such as 192.168.10.0/24 ({error})") from None
+    ssh = port("Firewall › SSH port (exchange_ssh_port)", b.s["ssh_port"])
+    if controller_address:
+        try:
+            controller = ipaddress.IPv4Address(controller_address)
+        except ValueError:
+            controller = None
+        if controller is not None and not any(controller in network for network in networks):
+            raise PlanError(
+                admin_field,
+                f"Ansible connects from {controller}, which is in none of {', '.join(map(str, networks))}: "
+                "this run would lock itself out; add that address or its network",
+            )
+    admin = tuple(str(network) for network in networks)
+    rules: list[FirewallRule] = [FirewallRule(field="Firewall › SSH port (exchange_ssh_port)", protocol="tcp", port=ssh, sources=admin)]
+    management = {id(item) for item in b.management}
+    for item in b.listeners:
+        if item.address.startswith("127."):
+            continue  # stunnel to haproxy, on loopback
+        if id(item) in management:
+            continue
+        rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port))
+    others = tuple(sorted({f"{peer.address}/32" for peer in peers if peer.address != node.address}))
+    for item in b.management:
+        if item.field.startswith(HA):
+            rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port, sources=others))
+        else:
+            rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port, sources=admin))
+    if vrrp is not None:
+        rules.append(
+            FirewallRule(field=f"{HA} › Cluster Identifier (VRRP)", protocol="vrrp", sources=others or (str(_subnet(node.address, node.prefix)),))
+        )
+    return Firewall(admin_networks=admin, rules=tuple(rules))
+
+
+def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") -> Plan:
+    """Validate the WUI-shaped ``settings`` and return the appliance plan.
+
+    ``controller_address``: where Ansible reaches the node from, if known; the firewall must let it in.
+    """
     b = _Builder(settings)
     node = b.node()
     vrrp = b.vrrp(node)
@@ -723,6 +803,7 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
         field = "Setup tab › System › statistics and metrics port (exchange_stats_port)"
         stats_listener = listener(field, node.address, b.s["stats_port"])
         b.listeners.append(stats_listener)
+        b.management.append(stats_listener)
         stats = Stats(address=stats_listener.address, port=stats_listener.port)
     check_listeners(b.listeners)
     startup = {
@@ -746,7 +827,10 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
         ciphers=f"{INTERMEDIATE_CIPHERS}:{LEGACY_CIPHERS}" if legacy else INTERMEDIATE_CIPHERS,
         ciphersuites=TLS13_CIPHERSUITES,
     )
-    packages = ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if vrrp else ())
+    filtering = firewall(b, node, vrrp, peers, controller_address)
+    packages = (
+        ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if vrrp else ()) + (("nftables",) if filtering else ())
+    )
     return Plan(
         node=node,
         bind_address=b.bind_address,
@@ -763,4 +847,5 @@ def build_plan(settings: t.Mapping[str, t.Any]) -> Plan:
         stats=stats,
         system=system,
         listeners=tuple(b.listeners),
+        firewall=filtering,
     )

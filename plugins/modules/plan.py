@@ -27,6 +27,13 @@ options:
         M(exchange_lb.appliance.certificate) module takes them.
     type: dict
     required: true
+  controller_address:
+    description:
+      - The address Ansible reaches the node from (the first field of C(SSH_CLIENT)), when known.
+      - With the firewall on, a set of admin networks that does not contain it is refused, so that a run cannot
+        lock itself out.
+    type: str
+    default: ""
 attributes:
   check_mode:
     support: full
@@ -86,6 +93,11 @@ plan:
     tls_engine:
       description: Who ends TLS, V(haproxy) or V(stunnel).
       type: str
+    firewall:
+      description:
+        - The node's nftables input filter, or V(null) when C(firewall) is off in O(settings) - the admin networks and one rule per
+          opening (the web UI field that asked for it, protocol, the node's address, port, allowed sources; none = anyone).
+      type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -95,11 +107,14 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={"settings": {"type": "dict", "required": True}},
+        argument_spec={
+            "settings": {"type": "dict", "required": True},
+            "controller_address": {"type": "str", "default": ""},
+        },
         supports_check_mode=True,
     )
     try:
-        plan = build_plan(module.params["settings"])
+        plan = build_plan(module.params["settings"], module.params["controller_address"])
     except PlanError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     module.exit_json(changed=False, plan=plan.as_dict())

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import CLIENT, HOST, curl, delivered, message, tls_context  # noqa: E402
+from clients import CLIENT, HOST, connect_from, curl, delivered, message, tls_context  # noqa: E402
 
 CA = os.environ["LAB_CA_CERT"]
 
@@ -226,6 +226,12 @@ def test_statistics_and_metrics_need_the_admin_password(node):
     status, _, body = curl(node, f"{url}metrics", "-u", "admin:lab-admin-Secret")
     assert status == 200 and "haproxy_backend_status" in body
     assert curl(node, f"{url}metrics")[0] == 401
+
+
+def test_statistics_only_from_the_admin_networks(node):
+    # exchange_admin_networks is this machine; a stand-in server is elsewhere on the lab network
+    assert connect_from("exlb-cas1", node, 8404) == "timeout"
+    assert connect_from("exlb-cas1", node, 443) == "open"
 
 
 def test_the_node_keeps_only_a_hash_of_the_admin_password(host):

@@ -8,10 +8,14 @@ import http.client
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
+from clients import connect_from  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 CAS_CONTAINERS = {"cas1": "exlb-cas1", "cas2": "exlb-cas2"}
@@ -129,6 +133,38 @@ def test_check_mode_shows_the_change_and_changes_nothing(host):
 
 @pytest.mark.parametrize("port", [443, 143, 993, 110, 995, 25, 587])
 def test_disabled_services_keep_their_ports_closed(host, port):
-    # HTTP is in clear mode here (no 443); IMAP, POP3 and SMTP are disabled, the guide's default
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection((node_address(host), port), timeout=5).close()
+    # HTTP is in clear mode here (no 443); IMAP, POP3 and SMTP are disabled, the guide's default.
+    # Nothing listens there, and the firewall drops the attempt (a time-out, not a refusal).
+    assert host.run(f"ss -Htln 'sport = :{port}'").stdout.strip() == ""
+    with pytest.raises(TimeoutError):
+        socket.create_connection((node_address(host), port), timeout=2).close()
+
+
+def test_the_firewall_drops_a_port_the_plan_does_not_list(host):
+    # a program of the node's own listens on 8088: the node reaches it, a client does not
+    unit = "exlb-test-listener"
+    host.run(f"systemctl stop {unit} 2>/dev/null; systemctl reset-failed {unit} 2>/dev/null")
+    started = host.run(f"systemd-run --unit {unit} python3 -m http.server --bind 0.0.0.0 8088")
+    assert started.rc == 0, started.stderr
+    try:
+        for _ in range(50):
+            if host.run("ss -Htln 'sport = :8088'").stdout.strip():
+                break
+            time.sleep(0.1)
+        local = host.run(f"python3 -c \"import urllib.request; print(urllib.request.urlopen('http://{node_address(host)}:8088/').status)\"")
+        assert local.stdout.strip() == "200", local.stderr
+        with pytest.raises(TimeoutError):
+            socket.create_connection((node_address(host), 8088), timeout=2).close()
+        # the rule set says why each port is open, and nothing opens 8088
+        ruleset = host.run("nft list table inet exchange_lb").stdout
+        assert "dport 8088" not in ruleset and "dport 80 accept" in ruleset
+    finally:
+        host.run(f"systemctl stop {unit}")
+
+
+def test_ssh_only_from_the_admin_networks_while_the_services_are_open_to_all(host):
+    # exchange_admin_networks is this machine only (10.89.60.1/32); cas1 is another lab address
+    with socket.create_connection((node_address(host), 22), timeout=5) as conn:
+        assert conn.recv(64).startswith(b"SSH-2.0-")
+    assert connect_from("exlb-cas1", node_address(host), 22) == "timeout"
+    assert connect_from("exlb-cas1", node_address(host), 80) == "open"

@@ -307,10 +307,11 @@ def test_tls_is_modern_by_default_and_legacy_only_on_request() -> None:
 
 
 def test_packages_follow_the_plan() -> None:
-    assert plan_for()["packages"] == ["haproxy"]
-    assert plan_for(tls_engine="stunnel")["packages"] == ["haproxy", "stunnel4"]
+    assert plan_for()["packages"] == ["haproxy", "nftables"]
+    assert plan_for(firewall=False)["packages"] == ["haproxy"]
+    assert plan_for(tls_engine="stunnel", firewall=False)["packages"] == ["haproxy", "stunnel4"]
     pair = plan_for(ha_role="master", virtual_service_address="10.0.0.10", tls_engine="stunnel")
-    assert pair["packages"] == ["haproxy", "stunnel4", "keepalived"]
+    assert pair["packages"] == ["haproxy", "stunnel4", "keepalived", "nftables"]
 
 
 def test_the_guide_timeout_bounds_idle_http_connections_while_long_polls_may_last() -> None:
@@ -343,3 +344,60 @@ def test_services_startup_and_timezone() -> None:
         build_plan({**BASE, "services_startup_vrrp": "sometimes"})
     with pytest.raises(PlanError, match=r"Timezone .*not a time zone name"):
         build_plan({**BASE, "timezone": "Paris; rm -rf /"})
+
+
+# --- the firewall ---------------------------------------------------------------------
+
+
+def rules(plan: dict[str, t.Any]) -> dict[tuple[str, int], dict[str, t.Any]]:
+    return {(r["protocol"], r["port"]): r for r in plan["firewall"]["rules"]}
+
+
+def test_the_firewall_opens_the_services_to_anyone_and_management_to_the_node_subnet() -> None:
+    plan = plan_for(stats_enabled=True)
+    opened = rules(plan)
+    assert plan["firewall"]["admin_networks"] == ["10.0.0.0/24"]
+    for service_port in (443, 80, 135, 60000, 60001):
+        assert opened[("tcp", service_port)]["sources"] == []
+        assert opened[("tcp", service_port)]["address"] == "10.0.0.11"
+    assert opened[("tcp", 22)]["sources"] == ["10.0.0.0/24"]
+    assert opened[("tcp", 8404)]["sources"] == ["10.0.0.0/24"]
+    assert set(opened) == {("tcp", p) for p in (443, 80, 135, 60000, 60001, 22, 8404)}
+
+
+def test_the_firewall_never_opens_stunnels_loopback_ports() -> None:
+    plan = plan_for(tls_engine="stunnel", imap_mode="ssl-offload")
+    internal = {b["port"] for f in plan["frontends"] for b in f["binds"] if b["address"] == "127.0.0.1"}
+    assert internal and not internal & {port for _proto, port in rules(plan)}
+    assert ("tcp", 993) in rules(plan)
+
+
+def test_a_pair_lets_vrrp_and_peers_in_from_the_other_node_only() -> None:
+    plan = plan_for(
+        ha_role="master", virtual_service_address="10.0.0.10", network_hostname="lb1",
+        peers=[{"name": "lb1", "address": "10.0.0.11"}, {"name": "lb2", "address": "10.0.0.12"}],
+    )
+    opened = rules(plan)
+    assert opened[("vrrp", 0)]["sources"] == ["10.0.0.12/32"]
+    assert opened[("tcp", 10000)]["sources"] == ["10.0.0.12/32"]
+    assert opened[("tcp", 443)]["address"] == "10.0.0.10"
+
+
+def test_admin_networks_are_checked_and_must_let_ansible_in() -> None:
+    plan = build_plan({**BASE, "admin_networks": ["192.168.10.0/24", "10.9.9.9/32"]}, "10.9.9.9").as_dict()
+    assert plan["firewall"]["admin_networks"] == ["192.168.10.0/24", "10.9.9.9/32"]
+    with pytest.raises(PlanError) as error:
+        build_plan({**BASE, "admin_networks": ["192.168.10.0/24"]}, "10.0.0.99")
+    assert error.value.field == "Firewall › admin networks (exchange_admin_networks)"
+    assert "10.0.0.99" in str(error.value) and "lock itself out" in str(error.value)
+    with pytest.raises(PlanError) as error:
+        plan_for(admin_networks=["192.168.10.1/24"])
+    assert error.value.field == "Firewall › admin networks (exchange_admin_networks) › network 1"
+    with pytest.raises(PlanError, match="exchange_ssh_port"):
+        plan_for(ssh_port=70000)
+
+
+def test_no_firewall_when_it_is_off() -> None:
+    assert plan_for(firewall=False)["firewall"] is None
+    # and then the lock-out check has nothing to guard
+    assert build_plan({**BASE, "firewall": False, "admin_networks": ["192.168.10.0/24"]}, "10.0.0.99").firewall is None
