@@ -10,7 +10,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
-SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward ha_pair
+SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge ha_pair
+# The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x, keepalived 2.3.
+SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat
 
@@ -18,7 +20,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: docs help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
-	lab-test molecule build clean
+	lab-test molecule molecule-debian13 build clean
 
 help:
 	@echo "make demo   - install what is needed, start the lab, configure the demo appliance"
@@ -78,7 +80,7 @@ demo:
 	echo "Done in $$(( $$(date +%s) - start )) s."
 
 # --- the tests ----------------------------------------------------------------
-test: deps venv lint unit sanity build lab-test molecule
+test: deps venv lint unit sanity build lab-test molecule molecule-debian13
 	@echo "==> make test: all green"
 
 lint: venv
@@ -109,13 +111,20 @@ molecule: lab-up-standins
 	  (source lab/env.sh && $(BIN)/molecule test -s $$s); \
 	done
 
+molecule-debian13: lab-up-standins
+	LAB_DEBIAN=13 lab/lab.sh image
+	@for s in $(SCENARIOS_DEBIAN13); do \
+	  echo "==> molecule test -s $$s (Debian 13 nodes)"; \
+	  (source lab/env.sh && LAB_DEBIAN_TAG=debian13 $(BIN)/molecule test -s $$s); \
+	done
+
 build: venv
 	rm -rf .build/install exchange_lb-appliance-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --force .
 	printf '[defaults]\ncollections_path = install\n' > .build/installed.cfg
 	cd .build && export ANSIBLE_CONFIG=installed.cfg && \
 	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
-	  for r in exchange haproxy stunnel keepalived; do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
+	  for r in $(notdir $(wildcard roles/*)); do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
 	    || { echo "no docs for role $$r"; exit 1; }; done && \
 	  for m in plan port_rules certificate; do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
 	    || { echo "no docs for module $$m"; exit 1; }; done && \

@@ -9,6 +9,7 @@ A test module imports it with:
 from __future__ import annotations
 
 import os
+import shlex
 import ssl
 import subprocess
 import time
@@ -87,3 +88,24 @@ def connect_from(container: str, address: str, port: int) -> str:
     )
     result = subprocess.run(["podman", "exec", container, "python3", "-c", probe], capture_output=True, text=True, timeout=30, check=True)
     return result.stdout.strip()
+
+
+def haproxy_command(host, command: str) -> str:
+    """Ask haproxy on the node (a testinfra host) over its admin socket, as an operator would."""
+    script = (
+        "import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock'); "
+        f"s.sendall({(command + chr(10)).encode()!r}); print(s.makefile().read())"
+    )
+    result = host.run(f"python3 -c {shlex.quote(script)}")
+    assert result.rc == 0, result.stderr
+    return result.stdout
+
+
+def server_states(host, backend: str) -> dict[str, str]:
+    """{server: 'UP' | 'DOWN' | ...} of one backend, from haproxy's own view."""
+    states = {}
+    for line in haproxy_command(host, "show stat").splitlines():
+        fields = line.split(",")
+        if len(fields) > 17 and fields[0] == backend and fields[1] not in ("FRONTEND", "BACKEND"):
+            states[fields[1]] = fields[17]
+    return states

@@ -53,7 +53,11 @@ SMTP = "SMTP(s) Service"
 CERTIFICATE = "Certificate .pfx or .pem"
 
 HA_ROLES = ("disabled", "master", "backup")
-HTTP_MODES = ("disabled", "ssl-offload", "ssl-forward", "clear")
+HTTP_MODES = ("disabled", "ssl-offload", "ssl-forward", "clear", "ssl-bridge")
+#: Exchange 2013 and later behave alike for a load balancer: no affinity needed, a
+#: health page per virtual directory, MAPI over HTTP, no direct RPC for clients.
+EXCHANGE_VERSIONS = ("2010", "2013", "2016", "2019")
+VERSION = "Exchange version (exchange_version)"
 MAIL_MODES = ("disabled", "clear", "ssl-forward", "ssl-offload", "clear and ssl-forward", "clear and ssl-offload")
 RPC_MODES = ("enabled", "disabled")
 TLS_ENGINES = ("haproxy", "stunnel")
@@ -83,6 +87,8 @@ HTTP_SERVICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("activesync", "Active Sync", ("/microsoft-server-activesync",)),
     ("outlook_anywhere", "Outlook Anywhere", ("/rpc", "/rpcwithcert")),
 )
+#: Exchange 2013 SP1 and later: Outlook's MAPI over HTTP.
+MAPI_SERVICE: tuple[str, str, tuple[str, ...]] = ("mapi", "MAPI over HTTP", ("/mapi",))
 
 DEFAULTS: dict[str, t.Any] = {
     "network_hostname": "",
@@ -104,7 +110,10 @@ DEFAULTS: dict[str, t.Any] = {
     "http_cas_https_port": 443,
     "http_timeout": 25,
     "http_certificate": "",
-    "http_services": {key: True for key, _label, _paths in HTTP_SERVICES},
+    "http_services": {key: True for key, _label, _paths in (*HTTP_SERVICES, MAPI_SERVICE)},
+    "http_cas_ca_certificate": "",
+    "http_additional_certificates": [],
+    "version": "2010",
     "http_long_poll_timeout": 3600,
     "imap_mode": "disabled",
     "imap_virtual_port": 143,
@@ -161,6 +170,7 @@ class Server:
     id: int  # the same id for a server in every backend, so stick tables can be shared
     check_ssl: bool = False  # the server's port speaks TLS (forwarded untouched); checks use TLS
     track: str = ""  # "<backend>/<server>": take the state of that server's check
+    ssl: bool = False  # the appliance speaks TLS to the server (ssl-bridge); checks too
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +201,15 @@ class Persistence:
 
 
 @dataclasses.dataclass(frozen=True)
+class ServerTls:
+    """ssl-bridge: TLS from the appliance to the CAS, with the host name as SNI."""
+
+    sni: str
+    ca_file: str  # empty: the CAS certificates are not verified
+    verify_host: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Backend:
     name: str
     service: str
@@ -205,6 +224,7 @@ class Backend:
     # HTTP: whether a server connection may serve another client's requests. Exchange
     # authenticates connections (NTLM, Negotiate), so never.
     http_reuse: str = ""
+    server_tls: ServerTls | None = None  # ssl-bridge: how the CAS certificates are checked
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,6 +234,7 @@ class Bind:
     field: str
     certificate: str = ""  # haproxy terminates TLS with this PEM
     accept_proxy: bool = False  # stunnel hands the connection over with the PROXY protocol
+    more_certificates: tuple[str, ...] = ()  # chosen by the name the client asks for (SNI)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,6 +286,12 @@ class Certificate:
 
 
 @dataclasses.dataclass(frozen=True)
+class SniCertificate:
+    host_name: str
+    certificate: str
+
+
+@dataclasses.dataclass(frozen=True)
 class TlsTunnel:
     """stunnel: TLS ends here and goes on to haproxy on loopback with PROXY v1."""
 
@@ -273,6 +300,16 @@ class TlsTunnel:
     accept_port: int
     connect_port: int
     certificate: str
+    sni: tuple[SniCertificate, ...] = ()  # more certificates, chosen by the name the client asks for
+
+
+@dataclasses.dataclass(frozen=True)
+class CaBundle:
+    """CA certificates the appliance checks servers with (ssl-bridge)."""
+
+    field: str
+    src: str
+    dest: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -360,6 +397,7 @@ class Plan:
     stick_tables: tuple[StickTable, ...]
     peers: tuple[Peer, ...]
     certificates: tuple[Certificate, ...]
+    ca_bundles: tuple[CaBundle, ...]
     tls_tunnels: tuple[TlsTunnel, ...]
     stats: Stats | None
     system: System
@@ -392,11 +430,13 @@ class _Builder:
         self.backends: list[Backend] = []
         self.tables: dict[str, StickTable] = {}
         self.certificates: list[Certificate] = []
+        self.ca_bundles: list[CaBundle] = []
         self.tunnels: list[TlsTunnel] = []
         self.listeners: list[Listener] = []
         self.management: list[Listener] = []  # stats, peers: not for everyone
         self.bind_address = ""
         self.tls_engine = choice("TLS engine (exchange_tls_engine)", self.s["tls_engine"], TLS_ENGINES)
+        self.version = choice(VERSION, str(self.s["version"]), EXCHANGE_VERSIONS)
         self._next_internal_port = integer(
             "TLS engine › internal port base (exchange_tls_internal_port_base)", self.s["tls_internal_port_base"], 1024, 65000
         )
@@ -505,19 +545,22 @@ class _Builder:
         return tuple(result)
 
     # -- listeners --
-    def bind(self, field: str, address: str, value: t.Any, certificate: str = "", name: str = "") -> Bind:
+    def bind(self, field: str, address: str, value: t.Any, certificate: str = "", name: str = "",
+             sni: tuple[SniCertificate, ...] = ()) -> Bind:
         """A public listener; with a certificate, TLS ends on the appliance."""
         listening = listener(field, address, value)
         self.listeners.append(listening)
         if not certificate:
             return Bind(address=listening.address, port=listening.port, field=field)
         if self.tls_engine == "haproxy":
-            return Bind(address=listening.address, port=listening.port, field=field, certificate=certificate)
+            return Bind(address=listening.address, port=listening.port, field=field, certificate=certificate,
+                        more_certificates=tuple(entry.certificate for entry in sni))
         internal = self._next_internal_port
         self._next_internal_port += 1
         self.listeners.append(Listener(f"{field} (stunnel to haproxy, internal)", "127.0.0.1", internal))
         self.tunnels.append(
-            TlsTunnel(name=name, accept_address=listening.address, accept_port=listening.port, connect_port=internal, certificate=certificate)
+            TlsTunnel(name=name, accept_address=listening.address, accept_port=listening.port, connect_port=internal,
+                      certificate=certificate, sni=sni)
         )
         return Bind(address="127.0.0.1", port=internal, field=field, accept_proxy=True)
 
@@ -531,6 +574,42 @@ class _Builder:
         self.certificates.append(Certificate(service=service, field=field, src=src, dest=dest, host_name=host))
         return dest
 
+    def additional_certificates(self, mode: str) -> tuple[SniCertificate, ...]:
+        """More certificates for the HTTPS listener, chosen by the name the client asks for (SNI)."""
+        label = f"{HTTP} › additional certificates (exchange_http_additional_certificates)"
+        entries = self.s["http_additional_certificates"] or []
+        if not isinstance(entries, (list, tuple)):
+            raise PlanError(label, "a list of {certificate, host_name, password} is expected")
+        if entries and mode not in ("ssl-offload", "ssl-bridge"):
+            raise PlanError(label, f"only the ssl-offload and ssl-bridge modes end TLS on the appliance, not {mode}")
+        main = hostname(f"{HTTP} › Host Name", self.s["http_host_name"], fqdn=True)
+        seen = {main: f"{HTTP} › Host Name"}
+        result = []
+        for index, entry in enumerate(entries, start=1):
+            field = f"{label} › certificate {index}"
+            if not isinstance(entry, dict):
+                raise PlanError(field, "a certificate file and the host name it serves are expected")
+            src = str(entry.get("certificate") or "").strip()
+            if not src:
+                raise PlanError(f"{field} › certificate", "no certificate file was given")
+            host = hostname(f"{field} › host_name", entry.get("host_name"), fqdn=True)
+            if host in seen:
+                raise PlanError(f"{field} › host_name", f"{host} is already served by {seen[host]}")
+            seen[host] = field
+            dest = f"{TLS_DIR}/http-sni{index}.pem"
+            self.certificates.append(Certificate(service=f"http_sni{index}", field=field, src=src, dest=dest, host_name=host))
+            result.append(SniCertificate(host_name=host, certificate=dest))
+        return tuple(result)
+
+    def server_tls(self, host: str) -> ServerTls:
+        """ssl-bridge: the CAS certificates are verified with the given CA certificates, if any."""
+        src = str(self.s["http_cas_ca_certificate"] or "").strip()
+        if not src:
+            return ServerTls(sni=host, ca_file="", verify_host="")
+        dest = "/etc/exchange-lb/cas-ca.pem"  # haproxy reads it, whichever engine ends TLS
+        self.ca_bundles.append(CaBundle(field=f"{HTTP} › CAS CA certificate (exchange_http_cas_ca_certificate)", src=src, dest=dest))
+        return ServerTls(sni=host, ca_file=dest, verify_host=host)
+
     def table(self, name: str, kind: str, key_length: int = 0, expire: str = "60m") -> str:
         self.tables.setdefault(name, StickTable(name=name, type=kind, key_length=key_length, expire=expire))
         return name
@@ -541,20 +620,24 @@ class _Builder:
         mode = choice(HTTP, s["http_mode"], HTTP_MODES)
         if mode == "disabled":
             return
+        modern = self.version != "2010"
         host = hostname(f"{HTTP} › Host Name", s["http_host_name"], fqdn=True)
         timeout = seconds(f"{HTTP} › Timeout", s["http_timeout"])
         long_poll = seconds(f"{HTTP} › long-poll timeout (exchange_http_long_poll_timeout)", s["http_long_poll_timeout"])
         cas_http = port(f"{HTTP} › CAS Servers HTTP port", s["http_cas_http_port"])
         services = s["http_services"] or {}
+        catalogue = (*HTTP_SERVICES, MAPI_SERVICE) if modern else HTTP_SERVICES
         if not isinstance(services, dict):
             raise PlanError(f"{HTTP} › HTTP and Web Services", "a mapping of service: enabled/disabled is expected")
-        unknown = sorted(set(services) - {key for key, _label, _paths in HTTP_SERVICES})
+        unknown = sorted(set(services) - {key for key, _label, _paths in (*HTTP_SERVICES, MAPI_SERVICE)})
         if unknown:
             raise PlanError(f"{HTTP} › HTTP and Web Services", f"unknown service(s): {', '.join(unknown)}")
         enabled = {
-            key: boolean(f"{HTTP} › {label}", services.get(key, True)) for key, label, _paths in HTTP_SERVICES
+            key: boolean(f"{HTTP} › {label}", services.get(key, True)) for key, label, _paths in catalogue
         }
-        check = HealthCheck(kind="http", uri="/owa/auth/logon.aspx", host=host)
+        sni = self.additional_certificates(mode)
+        # Exchange 2010: the OWA logon page; 2013 and later: the health page of each virtual directory
+        check = HealthCheck(kind="http", uri="/owa/healthcheck.htm" if modern else "/owa/auth/logon.aspx", host=host)
         if mode == "ssl-forward":
             https_port = port(f"{HTTP} › CAS Servers HTTPs port", s["http_cas_https_port"])
             bind = self.bind(f"{HTTP} › Virtual Service HTTPs port", address, s["http_virtual_https_port"])
@@ -574,36 +657,53 @@ class _Builder:
                 Frontend(name="ft_https_forward", service=HTTP, mode="tcp", binds=(bind,), timeout_client_s=long_poll, backend="bk_https_forward")
             )
         else:
-            servers = _servers(cas, cas_http)
-            families = (
-                # (backend, services, persistence, long-lived)
-                ("bk_owa", ("owa", "ecp"), Persistence(kind="cookie", cookie="EXLBSRV"), False),
-                ("bk_ews", ("ews",), Persistence(kind="cookie", cookie="EXLBSRV"), False),
-                ("bk_activesync", ("activesync",), Persistence(kind="header", header="Authorization", table=self.table("st_eas", "string", 256)), True),
-                ("bk_outlook_anywhere", ("outlook_anywhere",), Persistence(kind="source", table=self.table("st_src", "ip")), True),
-                ("bk_http", ("oab", "autodiscover"), None, False),
-            )
+            tls = None
+            if mode == "ssl-bridge":
+                servers = tuple(
+                    dataclasses.replace(server, ssl=True)
+                    for server in _servers(cas, port(f"{HTTP} › CAS Servers HTTPs port", s["http_cas_https_port"]))
+                )
+                tls = self.server_tls(host)
+            else:
+                servers = _servers(cas, cas_http)
+            long_lived = {"activesync", "outlook_anywhere", "mapi"}
+            if modern:
+                # No affinity is needed from Exchange 2013 on; each service is checked on its own
+                # health page, so a CAS whose OWA fails still serves ActiveSync.
+                families: tuple[tuple[str, tuple[str, ...], Persistence | None, bool, str], ...] = tuple(
+                    (f"bk_{key}", (key,), None, key in long_lived, f"{paths[0]}/healthcheck.htm") for key, _label, paths in catalogue
+                ) + (("bk_http", (), None, False, "/owa/healthcheck.htm"),)
+            else:
+                families = (
+                    # (backend, services, persistence, long-lived, health page)
+                    ("bk_owa", ("owa", "ecp"), Persistence(kind="cookie", cookie="EXLBSRV"), False, check.uri),
+                    ("bk_ews", ("ews",), Persistence(kind="cookie", cookie="EXLBSRV"), False, check.uri),
+                    ("bk_activesync", ("activesync",), Persistence(kind="header", header="Authorization", table=self.table("st_eas", "string", 256)), True, check.uri),
+                    ("bk_outlook_anywhere", ("outlook_anywhere",), Persistence(kind="source", table=self.table("st_src", "ip")), True, check.uri),
+                    ("bk_http", ("oab", "autodiscover"), None, False, check.uri),
+                )
             routes: list[Route] = []
-            for name, keys, persistence, long_lived in families:
+            for name, keys, persistence, lives_long, health in families:
                 self.backends.append(
                     Backend(
                         name=name,
                         service=HTTP,
                         mode="http",
-                        balance="roundrobin" if persistence is None or persistence.kind == "cookie" else "leastconn",
+                        balance="leastconn" if lives_long else "roundrobin",
                         servers=servers,
-                        check=check,
-                        timeout_server_s=long_poll if long_lived else timeout,
+                        check=dataclasses.replace(check, uri=health),
+                        timeout_server_s=long_poll if lives_long else timeout,
                         persistence=persistence,
                         http_reuse="never",
+                        server_tls=tls,
                     )
                 )
                 for key in keys:
-                    label, paths = next((lbl, pth) for k, lbl, pth in HTTP_SERVICES if k == key)
+                    label, paths = next((lbl, pth) for k, lbl, pth in catalogue if k == key)
                     routes.append(Route(key=key, label=label, paths=paths, backend=name, enabled=enabled[key]))
-            if mode == "ssl-offload":
+            if mode in ("ssl-offload", "ssl-bridge"):
                 certificate = self.certificate("http", HTTP)
-                bind = self.bind(f"{HTTP} › Virtual Service HTTPs port", address, s["http_virtual_https_port"], certificate, "https")
+                bind = self.bind(f"{HTTP} › Virtual Service HTTPs port", address, s["http_virtual_https_port"], certificate, "https", sni)
                 proto = "https"
             else:  # clear: beyond the guide, plain HTTP on the redirect port
                 bind = self.bind(f"{HTTP} › Redirect HTTP port", address, s["http_redirect_port"])
@@ -679,6 +779,12 @@ class _Builder:
         mode = choice(RPC, s["rpc_mode"], RPC_MODES)
         if mode == "disabled":
             return
+        if self.version != "2010":
+            raise PlanError(
+                RPC,
+                f"Exchange {self.version} has no RPC Client Access for clients (Outlook uses Outlook Anywhere or MAPI over HTTP); "
+                f"set RPC to disabled, or {VERSION} to 2010",
+            )
         timeout = seconds(f"{RPC} › connection timeout (exchange_rpc_connection_timeout)", s["rpc_connection_timeout"])
         seconds(f"{RPC} › Timeout", s["rpc_timeout"])
         epm = listener(f"{RPC} › Endpoint Mapper port", address, s["rpc_endpoint_mapper_port"])
@@ -843,6 +949,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         stick_tables=tuple(b.tables.values()),
         peers=peers,
         certificates=tuple(b.certificates),
+        ca_bundles=tuple(b.ca_bundles),
         tls_tunnels=tuple(b.tunnels),
         stats=stats,
         system=system,

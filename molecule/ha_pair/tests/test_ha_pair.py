@@ -11,7 +11,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -253,3 +255,68 @@ def test_without_preempt_the_address_stays_where_it_is():
     assert where_is_vip() == [BACKUP], "the returning master took the address back despite keepalived_preempt: false"
     assert get().status == 200
     print("[nopreempt] the address stayed on the backup 8 s after the master returned")
+
+
+# --- a Cluster Identifier that is taken ---------------------------------------------------
+
+sys.path.insert(0, str(PROJECT / ".build/collections"))
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._vrrp import build_advert  # noqa: E402
+
+TAKEN = 199  # a router id no scenario of the lab uses
+
+
+def run_playbook(*extra: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".build/collections"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], *extra, str(PROJECT / ".config/molecule/converge.yml")],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+
+
+def test_a_cluster_identifier_another_router_advertises_is_refused_before_anything_changes():
+    # Another VRRP router on the lab network: this host sends VRRPv3 adverts for router id
+    # 199 (lowest priority, so no router of the lab would yield to it) while the master is
+    # re-run with that Cluster Identifier.
+    before = on(MASTER, "sha256sum /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg")
+    stop = threading.Event()
+
+    def advertise() -> None:
+        sender = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+        sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(CLIENT_ADDRESS))
+        sender.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+        try:
+            for _ in range(600):  # at most 2 minutes
+                sender.sendto(build_advert(TAKEN, 1, ["10.89.60.199"]), ("224.0.0.18", 0))
+                if stop.wait(0.2):
+                    break
+        finally:
+            sender.close()
+
+    speaker = threading.Thread(target=advertise, daemon=True)
+    speaker.start()
+    try:
+        result = run_playbook("--limit", MASTER, "-e", json.dumps({"exchange_cluster_identifier": TAKEN}))
+    finally:
+        stop.set()
+        speaker.join(5)
+    assert result.returncode != 0, result.stdout
+    message = f"High Availability › Cluster Identifier: {TAKEN} is already used on this network by {CLIENT_ADDRESS}"
+    assert message in result.stdout, result.stdout
+    assert "10.89.60.199" in result.stdout  # the other router's virtual address is named too
+    assert on(MASTER, "sha256sum /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg") == before
+    assert where_is_vip() == [MASTER] and get().status == 200
+
+
+def test_a_cluster_identifier_another_pair_of_the_inventory_uses_is_refused(tmp_path):
+    other = tmp_path / "other-pair.yml"
+    other.write_text(
+        "exchange_lb:\n  hosts:\n    other-lb1:\n      ansible_host: 10.89.60.250\n"
+        "      exchange_ha_role: master\n      exchange_cluster_identifier: 60\n"
+        "      exchange_virtual_service_address: 10.89.60.240\n",
+        encoding="utf-8",
+    )
+    before = on(MASTER, "sha256sum /etc/keepalived/keepalived.conf")
+    result = run_playbook("-i", str(other), "--limit", MASTER, "-e", json.dumps({"exchange_vrrp_survey_seconds": 0}))
+    assert result.returncode != 0, result.stdout
+    assert "High Availability › Cluster Identifier: 60 is also the identifier of other-lb1 (10.89.60.240)" in result.stdout, result.stdout
+    assert on(MASTER, "sha256sum /etc/keepalived/keepalived.conf") == before

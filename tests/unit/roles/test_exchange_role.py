@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import DEFAULTS, HTTP_SERVICES
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import DEFAULTS, HTTP_SERVICES, MAPI_SERVICE
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "exchange"
 
@@ -23,7 +23,7 @@ def test_role_defaults_are_the_plan_defaults() -> None:
     settings = load("vars/main.yml")["exchange_settings"]
     for key, value in DEFAULTS.items():
         if key == "http_services":
-            for service, _label, _paths in HTTP_SERVICES:
+            for service, _label, _paths in (*HTTP_SERVICES, MAPI_SERVICE):
                 variable = settings["http_services"][service].strip("{} ")
                 assert defaults[variable] is value[service], variable
             continue

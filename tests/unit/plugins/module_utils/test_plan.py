@@ -401,3 +401,122 @@ def test_no_firewall_when_it_is_off() -> None:
     assert plan_for(firewall=False)["firewall"] is None
     # and then the lock-out check has nothing to guard
     assert build_plan({**BASE, "firewall": False, "admin_networks": ["192.168.10.0/24"]}, "10.0.0.99").firewall is None
+
+
+# --- Exchange 2013 and later ------------------------------------------------------------
+
+MODERN = {"version": "2016", "rpc_mode": "disabled"}
+
+
+def test_exchange_2013_and_later_check_each_service_on_its_own_health_page() -> None:
+    plan = plan_for(**MODERN)
+    bk = backends(plan)
+    for key, vdir in (("owa", "/owa"), ("ecp", "/ecp"), ("ews", "/ews"), ("activesync", "/microsoft-server-activesync"),
+                      ("oab", "/oab"), ("autodiscover", "/autodiscover"), ("outlook_anywhere", "/rpc"), ("mapi", "/mapi")):
+        assert bk[f"bk_{key}"]["check"]["uri"] == f"{vdir}/healthcheck.htm", key
+        assert bk[f"bk_{key}"]["persistence"] is None, key  # Exchange 2013 and later need no affinity
+    routes = {r["key"]: r for r in frontends(plan)["ft_https"]["routes"]}
+    assert routes["mapi"]["paths"] == ["/mapi"] and routes["mapi"]["backend"] == "bk_mapi"
+    assert bk["bk_mapi"]["timeout_server_s"] == DEFAULTS["http_long_poll_timeout"]
+    assert plan["stick_tables"] == []
+
+
+def test_exchange_2010_keeps_the_guide_checks_and_has_no_mapi() -> None:
+    plan = plan_for()
+    assert {b["check"]["uri"] for b in plan["backends"] if b["check"]["kind"] == "http"} == {"/owa/auth/logon.aspx"}
+    assert "mapi" not in {r["key"] for r in frontends(plan)["ft_https"]["routes"]}
+
+
+def test_mapi_can_be_turned_off_and_answers_a_refusal() -> None:
+    services = {**DEFAULTS["http_services"], "mapi": False}
+    routes = {r["key"]: r for r in frontends(plan_for(**MODERN, http_services=services))["ft_https"]["routes"]}
+    assert routes["mapi"]["enabled"] is False
+
+
+def test_exchange_2013_forwarded_tls_is_checked_on_the_owa_health_page() -> None:
+    assert backends(plan_for(**MODERN, http_mode="ssl-forward"))["bk_https_forward"]["check"]["uri"] == "/owa/healthcheck.htm"
+
+
+def test_exchange_2013_and_later_refuse_rpc_client_access() -> None:
+    with pytest.raises(PlanError) as error:
+        plan_for(version="2013")
+    assert error.value.field == "RPC Services"
+    assert "set RPC to disabled" in str(error.value)
+    with pytest.raises(PlanError, match="Exchange version"):
+        plan_for(version="2007")
+
+
+# --- ssl-bridge --------------------------------------------------------------------------
+
+
+def test_ssl_bridge_ends_tls_and_encrypts_again_to_the_cas_https_port() -> None:
+    plan = plan_for(http_mode="ssl-bridge", http_cas_ca_certificate="/etc/ssl/corp-ca.pem")
+    assert binds(plan)[443]["certificate"] == "/etc/exchange-lb/tls/http.pem"
+    owa = backends(plan)["bk_owa"]
+    assert {(s["port"], s["ssl"]) for s in owa["servers"]} == {(443, True)}
+    assert owa["server_tls"] == {"sni": "mail.mydomain.local", "ca_file": "/etc/exchange-lb/cas-ca.pem", "verify_host": "mail.mydomain.local"}
+    assert owa["persistence"]["kind"] == "cookie"  # routing and persistence as with ssl-offload
+    assert plan["ca_bundles"] == [{
+        "field": "HTTP(s) Service › CAS CA certificate (exchange_http_cas_ca_certificate)",
+        "src": "/etc/ssl/corp-ca.pem", "dest": "/etc/exchange-lb/cas-ca.pem",
+    }]
+    assert frontends(plan)["ft_https"]["forwarded_proto"] == "https"
+
+
+def test_ssl_bridge_without_a_ca_encrypts_without_verifying() -> None:
+    plan = plan_for(http_mode="ssl-bridge", http_cas_https_port=8443)
+    owa = backends(plan)["bk_owa"]
+    assert owa["server_tls"]["ca_file"] == "" and plan["ca_bundles"] == []
+    assert {s["port"] for s in owa["servers"]} == {8443}
+
+
+def test_ssl_bridge_with_stunnel_keeps_the_re_encryption_in_haproxy() -> None:
+    plan = plan_for(http_mode="ssl-bridge", tls_engine="stunnel")
+    assert [t["accept_port"] for t in plan["tls_tunnels"]] == [443]
+    assert all(s["ssl"] for s in backends(plan)["bk_owa"]["servers"])
+
+
+# --- more certificates, by SNI -------------------------------------------------------------
+
+SNI = [{"certificate": "/etc/ssl/other.pfx", "host_name": "mail.otherdomain.local"},
+       {"certificate": "/etc/ssl/legacy.pem", "host_name": "legacy.mydomain.local"}]
+
+
+def test_more_certificates_are_offered_by_sni_with_haproxy() -> None:
+    plan = plan_for(http_additional_certificates=SNI)
+    assert binds(plan)[443]["more_certificates"] == ["/etc/exchange-lb/tls/http-sni1.pem", "/etc/exchange-lb/tls/http-sni2.pem"]
+    certificates = {c["service"]: c for c in plan["certificates"]}
+    assert certificates["http_sni1"]["host_name"] == "mail.otherdomain.local"
+    assert certificates["http_sni2"]["src"] == "/etc/ssl/legacy.pem"
+    assert certificates["http_sni1"]["field"] == "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1"
+
+
+def test_more_certificates_are_offered_by_sni_with_stunnel() -> None:
+    plan = plan_for(http_additional_certificates=SNI, tls_engine="stunnel")
+    https = next(t for t in plan["tls_tunnels"] if t["accept_port"] == 443)
+    assert https["sni"] == [
+        {"host_name": "mail.otherdomain.local", "certificate": "/etc/exchange-lb/tls/http-sni1.pem"},
+        {"host_name": "legacy.mydomain.local", "certificate": "/etc/exchange-lb/tls/http-sni2.pem"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"http_mode": "ssl-forward", "http_additional_certificates": SNI[:1]},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates)", "not ssl-forward"),
+        ({"http_additional_certificates": [{"certificate": "/a.pem", "host_name": "mail.mydomain.local"}]},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1 › host_name",
+         "already served by HTTP(s) Service › Host Name"),
+        ({"http_additional_certificates": [{"certificate": "", "host_name": "x.mydomain.local"}]},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1 › certificate",
+         "no certificate file"),
+        ({"http_additional_certificates": [{"certificate": "/a.pem", "host_name": "nodots"}]},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1 › host_name", ""),
+    ],
+)
+def test_bad_additional_certificates_name_their_field(changes: dict[str, t.Any], field: str, words: str) -> None:
+    with pytest.raises(PlanError) as error:
+        plan_for(**changes)
+    assert error.value.field == field
+    assert words in str(error.value)
