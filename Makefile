@@ -10,9 +10,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
-SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge ha_pair
+SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x, keepalived 2.3.
-SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge
+SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge ha_pair
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat
 
@@ -68,13 +68,15 @@ lab-status:
 demo:
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lab-up; \
-	echo "==> ansible-playbook site.yml -i inventories/lab"; \
-	$(BIN)/ansible-playbook site.yml -i inventories/lab; \
-	echo; echo "The demo appliance is up. Try, from this machine:"; \
-	echo "  curl -si --cacert .lab/pki/ca.crt --resolve mail.mydomain.local:443:10.89.60.11 https://mail.mydomain.local/owa/ | grep -i x-served-by"; \
-	echo "  curl -si http://10.89.60.11/owa/                      # redirected to https://mail.mydomain.local/owa/"; \
-	echo "  openssl s_client -connect 10.89.60.11:993 -servername mail.mydomain.local -CAfile .lab/pki/ca.crt -quiet   # IMAPs, user lab / labpass"; \
-	echo "  $(BIN)/python -c \"import smtplib; print(smtplib.SMTP('10.89.60.12', 25).ehlo())\"   # answered by hub1 or hub2"; \
+	echo "==> ansible-playbook lab/vm-emulation.yml site.yml -i inventories/lab"; \
+	$(BIN)/ansible-playbook -i inventories/lab lab/vm-emulation.yml; \
+	$(BIN)/ansible-playbook -i inventories/lab site.yml; \
+	echo; echo "The demo appliance is up: lb1 (master) and lb2 (backup) share 10.89.60.10. Try, from this machine:"; \
+	echo "  curl -si --cacert .lab/pki/ca.crt --resolve mail.mydomain.local:443:10.89.60.10 https://mail.mydomain.local/owa/ | grep -i x-served-by"; \
+	echo "  curl -si http://10.89.60.10/owa/                      # redirected to https://mail.mydomain.local/owa/"; \
+	echo "  openssl s_client -connect 10.89.60.10:993 -servername mail.mydomain.local -CAfile .lab/pki/ca.crt -quiet   # IMAPs, user lab / labpass"; \
+	echo "  $(BIN)/python -c \"import smtplib; print(smtplib.SMTP('10.89.60.10', 25).ehlo())\"   # answered by hub1 or hub2"; \
+	echo "  podman stop exlb-lb1; curl -si http://10.89.60.10/owa/ | head -1; podman start exlb-lb1   # lb2 takes over"; \
 	echo "  ansible-playbook site.yml -i inventories/lab --check --diff   # changes nothing"; \
 	echo "  make lab-down                                               # removes the lab"; \
 	echo "Done in $$(( $$(date +%s) - start )) s."

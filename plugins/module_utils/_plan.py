@@ -87,6 +87,11 @@ HTTP_SERVICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("activesync", "Active Sync", ("/microsoft-server-activesync",)),
     ("outlook_anywhere", "Outlook Anywhere", ("/rpc", "/rpcwithcert")),
 )
+#: The page of an HTTP service whose every CAS is down: a clear answer, at once, not a hang.
+UNAVAILABLE = (
+    "No Exchange Client Access server behind this load balancer is answering right now; "
+    "please try again in a few minutes."
+)
 #: Exchange 2013 SP1 and later: Outlook's MAPI over HTTP.
 MAPI_SERVICE: tuple[str, str, tuple[str, ...]] = ("mapi", "MAPI over HTTP", ("/mapi",))
 
@@ -225,6 +230,8 @@ class Backend:
     # authenticates connections (NTLM, Negotiate), so never.
     http_reuse: str = ""
     server_tls: ServerTls | None = None  # ssl-bridge: how the CAS certificates are checked
+    # HTTP: what a client reads when no server of the backend is up (instead of haproxy's bare 503)
+    unavailable_message: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -696,6 +703,7 @@ class _Builder:
                         persistence=persistence,
                         http_reuse="never",
                         server_tls=tls,
+                        unavailable_message=UNAVAILABLE,
                     )
                 )
                 for key in keys:

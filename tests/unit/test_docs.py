@@ -30,3 +30,15 @@ def test_every_mapped_variable_exists_and_every_field_has_a_home() -> None:
                 assert len(field.get("reason", "")) > 20, f"{field['label']}: say why it does not apply"
             for name in gen.variables_of(field):
                 assert name in options, f"{field['label']}: {name} is no role variable"
+
+
+def test_the_failover_picture_is_drawn_from_its_data() -> None:
+    chart_spec = importlib.util.spec_from_file_location("failover_chart", ROOT / "tools" / "failover_chart.py")
+    assert chart_spec and chart_spec.loader
+    chart = importlib.util.module_from_spec(chart_spec)
+    chart_spec.loader.exec_module(chart)
+    data = yaml.safe_load(chart.DATA.read_text(encoding="utf-8"))
+    assert chart.OUT.read_text(encoding="utf-8") == chart.render(data), "run tools/failover_chart.py"
+    for fault in data["faults"]:
+        for low, high in (fault["address_moved"], fault["client_gap"]):
+            assert 0 < low <= high, fault

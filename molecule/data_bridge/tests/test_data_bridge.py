@@ -4,18 +4,22 @@ affinity, and a second certificate for another accepted domain, chosen by SNI.""
 
 from __future__ import annotations
 
+import imaplib
 import os
+import poplib
+import smtplib
 import socket
 import ssl
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import CLIENT, HOST, curl, server_states  # noqa: E402
+from clients import CLIENT, HOST, curl, delivered, message, server_states, tls_context  # noqa: E402
 
 OTHER = "mail.otherdomain.local"
 
@@ -103,7 +107,7 @@ def common_name(certificate: dict) -> str:
 def test_each_accepted_domain_gets_its_own_certificate_by_sni(node):
     # verified against the lab CA for the name asked: a wrong certificate fails the handshake
     assert common_name(peer_certificate(node, OTHER)) == OTHER
-    assert common_name(peer_certificate(node, "autodiscover.otherdomain.local")) == OTHER  # haproxy reads the SANs
+    assert common_name(peer_certificate(node, "autodiscover.otherdomain.local")) == OTHER
     assert common_name(peer_certificate(node, HOST)) == HOST
     out = subprocess.run(
         ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", os.environ["LAB_CA_CERT"],
@@ -121,11 +125,59 @@ def test_a_client_without_sni_gets_the_main_certificate(node):
 
 
 def test_the_pfx_password_never_reaches_the_node_or_the_config(host):
-    assert "other-Pfx-secret" not in host.file("/etc/haproxy/haproxy.cfg").content_string
-    assert host.file("/etc/exchange-lb/tls/http-sni1.pem").mode == 0o600
+    configs = "/etc/haproxy/haproxy.cfg /etc/stunnel/exchange-lb.conf"
+    assert host.run(f"grep -rl other-Pfx-secret /etc/exchange-lb {configs}").stdout == ""
+    key_file = host.file("/etc/exchange-lb/tls/http-sni1.pem")
+    if host.ansible.get_variables().get("exchange_tls_engine") == "stunnel":
+        assert (key_file.mode, key_file.group) == (0o640, "stunnel4")  # stunnel reads it after dropping root
+    else:
+        assert (key_file.mode, key_file.user) == (0o600, "root")
 
 
 def test_rpc_is_closed_for_exchange_2016(node):
     for rpc_port in (135, 60000, 60001):
         with pytest.raises(TimeoutError):
             socket.create_connection((node, rpc_port), timeout=2).close()
+
+
+# --- the mail protocols in the guide's single modes -------------------------------------
+
+
+def closed(node: str, port: int) -> bool:
+    try:
+        socket.create_connection((node, port), timeout=2).close()
+    except TimeoutError:
+        return True  # nothing listens; the firewall drops the attempt
+    return False
+
+
+def test_imap_in_ssl_offload_mode_opens_only_imaps(node):
+    banners = set()
+    for _ in range(4):
+        secure = imaplib.IMAP4_SSL(node, 993, ssl_context=tls_context(), timeout=10)
+        assert secure.login("lab", "labpass")[0] == "OK"
+        banners.add("cas1" if b"cas1" in secure.welcome else "cas2")
+        secure.logout()
+    assert banners == {"cas1", "cas2"}
+    assert closed(node, 143)
+
+
+def test_pop3_in_clear_mode_opens_only_pop3(node):
+    clear = poplib.POP3(node, 110, timeout=10)
+    assert clear.getwelcome().startswith(b"+OK") and b"cas" in clear.getwelcome()
+    clear.user("lab")
+    assert clear.pass_("labpass").startswith(b"+OK")
+    clear.quit()
+    assert closed(node, 995)
+
+
+def test_smtp_in_ssl_forward_mode_opens_only_the_submission_port(node):
+    subject = f"bridge-587-{uuid.uuid4()}"
+    with smtplib.SMTP(timeout=15) as smtp:
+        code, banner = smtp.connect(node, 587)
+        assert code == 220 and banner.startswith((b"hub1", b"hub2")), banner
+        smtp.starttls(context=tls_context("hub.mydomain.local"))  # TLS ends on the Hub
+        smtp.login("hubuser", "hubpass")
+        smtp.send_message(message(subject))
+    assert len(delivered(subject)) == 1
+    assert closed(node, 25)

@@ -5,6 +5,7 @@ the rotation, and check mode shows a change without making it."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import connect_from  # noqa: E402
+from clients import connect_from, server_states  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 CAS_CONTAINERS = {"cas1": "exlb-cas1", "cas2": "exlb-cas2"}
@@ -168,3 +169,36 @@ def test_ssh_only_from_the_admin_networks_while_the_services_are_open_to_all(hos
         assert conn.recv(64).startswith(b"SSH-2.0-")
     assert connect_from("exlb-cas1", node_address(host), 22) == "timeout"
     assert connect_from("exlb-cas1", node_address(host), 80) == "open"
+
+
+def test_with_every_cas_gone_http_answers_a_clear_page_and_imap_closes_at_once(host):
+    # Last test of the scenario: the node is re-run with two CAS that do not exist (and IMAP on)
+    dead = {"exchange_cas_servers": [{"name": "cas1", "address": "10.89.60.97"}, {"name": "cas2", "address": "10.89.60.98"}],
+            "exchange_imap_mode": "clear"}
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".build/collections"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / ".config/molecule/converge.yml"),
+         "-e", json.dumps(dead)],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if {state[:4] for state in server_states(host, "bk_owa").values()} == {"DOWN"}:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the missing CAS were not marked down: {server_states(host, 'bk_owa')}")
+    started = time.monotonic()
+    conn = http.client.HTTPConnection(node_address(host), 80, timeout=10)
+    conn.request("GET", "/owa/", headers={"Host": "mail.mydomain.local"})
+    response = conn.getresponse()
+    body = response.read().decode()
+    conn.close()
+    assert response.status == 503 and response.getheader("Retry-After") == "60"
+    assert body.startswith("No Exchange Client Access server behind this load balancer is answering"), body
+    assert time.monotonic() - started < 2  # at once, not after connect time-outs
+    started = time.monotonic()
+    with socket.create_connection((node_address(host), 143), timeout=10) as imap:
+        assert imap.recv(1024) == b""  # closed by the appliance, no banner, no hang
+    assert time.monotonic() - started < 2

@@ -520,3 +520,10 @@ def test_bad_additional_certificates_name_their_field(changes: dict[str, t.Any],
         plan_for(**changes)
     assert error.value.field == field
     assert words in str(error.value)
+
+
+def test_an_http_service_without_any_cas_up_answers_a_clear_page() -> None:
+    for plan in (plan_for(), plan_for(**MODERN, http_mode="ssl-bridge")):
+        for backend in plan["backends"]:
+            if backend["mode"] == "http":
+                assert backend["unavailable_message"].startswith("No Exchange Client Access server"), backend["name"]
