@@ -14,18 +14,22 @@ SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward d
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x, keepalived 2.3.
 SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge ha_pair
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
-	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat
+	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat \
+	wrk apache2-utils nghttp2-client
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: docs help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
-	lab-test molecule molecule-debian13 build clean
+	lab-test molecule molecule-debian13 build clean \
+	bench bench-smoke drills drills-smoke
 
 help:
 	@echo "make demo   - install what is needed, start the lab, configure the demo appliance"
 	@echo "make test   - lint, unit tests, sanity, lab stand-in tests, molecule scenarios"
 	@echo "make lab-down - remove every container and network the lab made"
+	@echo "make bench  - performance figures (bench/results/, docs/performance.md); bench-smoke: seconds-long CI run"
+	@echo "make drills - reliability drills; drills-smoke: the short CI run"
 
 # --- setup ------------------------------------------------------------------
 deps:
@@ -133,6 +137,20 @@ build: venv
 	  $(CURDIR)/$(BIN)/ansible-playbook --syntax-check -i $(CURDIR)/inventories/lab exchange_lb.appliance.site
 	@echo "==> the built collection installs; its playbook, roles and modules resolve by FQCN"
 
+
+# --- benchmarks and drills (bench/README.md) -----------------------------------
+# Containers exlb-bench-* in 10.89.60.80-89, converged with site.yml, removed afterwards.
+bench: deps venv lab-up-standins
+	$(BIN)/python bench/bench.py
+
+bench-smoke: deps venv lab-up-standins
+	$(BIN)/python bench/bench.py --smoke
+
+drills: deps venv lab-up-standins
+	$(BIN)/python bench/drills.py
+
+drills-smoke: deps venv lab-up-standins
+	$(BIN)/python bench/drills.py --smoke
 
 docs:
 	$(BIN)/python tools/gen_variables_doc.py

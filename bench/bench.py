@@ -1,0 +1,532 @@
+#!/usr/bin/env python3
+"""`make bench` / `make bench-smoke`: the appliance's figures as ratios measured in one run.
+
+    bench/bench.py [--smoke] [--reuse] [--keep] [--only NAME,...]
+
+--smoke  the same code path with tiny counts and short loads (CI)
+--reuse  use the bench containers already up and converged (skips bring-up and converge timings)
+--keep   leave the containers running afterwards (default: remove everything started)
+
+Writes bench/results/<name>.json (+ .svg chart) and prints a table per benchmark.
+Every load is bounded (<= 10 s each); traffic goes only to the lab's containers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import re
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import appliance as app  # noqa: E402
+from common import (BenchError, bar_chart_svg, log, machine, need_tools, pexec, podman,  # noqa: E402
+                    run, save, table)
+
+SMOKE = False
+RESULTS: dict[str, dict[str, t.Any]] = {}
+MACHINE: dict[str, t.Any] = {}
+
+
+def p(full: t.Any, smoke: t.Any) -> t.Any:
+    return smoke if SMOKE else full
+
+
+# ----------------------------------------------------------------- clients
+def ctx() -> ssl.SSLContext:
+    c = ssl.create_default_context(cafile=str(app.PKI / "ca.crt"))
+    c.check_hostname = False      # an IP in the URL; the chain is still verified
+    return c
+
+
+def get(ip: str, path: str = "/owa/", timeout: float = 1.0, tls: bool = True) -> int:
+    """One request on a new connection; the status, or 0 when it failed."""
+    conn: http.client.HTTPConnection
+    if tls:
+        conn = http.client.HTTPSConnection(ip, 443, timeout=timeout, context=ctx())
+    else:
+        conn = http.client.HTTPConnection(ip, 80, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Host": "mail.mydomain.local"})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except (OSError, http.client.HTTPException):
+        return 0
+    finally:
+        conn.close()
+
+
+class Prober:
+    """Threads sending new-connection requests to ip; bounded by max_seconds and max_requests."""
+
+    def __init__(self, ip: str, threads: int = 2, interval: float = 0.02, timeout: float = 1.0,
+                 max_seconds: float = 30, max_requests: int = 20000) -> None:
+        self.ip, self.interval, self.timeout = ip, interval, timeout
+        self.max_seconds, self.max_requests = max_seconds, max_requests
+        self.samples: list[tuple[float, float, bool]] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(threads)]
+
+    def _loop(self) -> None:
+        end = time.monotonic() + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < end and len(self.samples) < self.max_requests:
+            t0 = time.monotonic()
+            ok = get(self.ip, timeout=self.timeout) == 200
+            with self._lock:
+                self.samples.append((t0, time.monotonic(), ok))
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "Prober":
+        for th in self._threads:
+            th.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for th in self._threads:
+            th.join(self.timeout + 2)
+
+    @property
+    def sent(self) -> int:
+        return len(self.samples)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for s in self.samples if not s[2])
+
+    def recovery_after(self, t_fault: float) -> float | None:
+        """Seconds from the fault to the first answer after the last failure (0 if nothing failed)."""
+        after = sorted(s for s in self.samples if s[1] >= t_fault)
+        fails = [s for s in after if not s[2]]
+        if not fails:
+            return 0.0
+        last_fail_start = max(s[0] for s in fails)
+        oks = [s[1] for s in after if s[2] and s[0] >= last_fail_start]
+        return (min(oks) - t_fault) if oks else None
+
+
+def stats_rows(ip: str) -> list[dict[str, str]]:
+    conn = http.client.HTTPConnection(ip, 8404, timeout=2)
+    auth = base64.b64encode(f"{app.ADMIN_USER}:{app.ADMIN_PASSWORD}".encode()).decode()
+    try:
+        conn.request("GET", "/;csv", headers={"Authorization": f"Basic {auth}"})
+        body = conn.getresponse().read().decode()
+    except (OSError, http.client.HTTPException):
+        return []
+    finally:
+        conn.close()
+    lines = body.splitlines()
+    if not lines:
+        return []
+    head = lines[0].lstrip("# ").split(",")
+    return [dict(zip(head, line.split(","))) for line in lines[1:] if line]
+
+
+# ----------------------------------------------------------------- tool output
+def parse_speed(out: str, kind: str) -> float:
+    for line in out.splitlines():
+        if kind == "rsa" and re.match(r"\s*rsa\s+2048 bits", line):
+            return float(line.split()[-2])
+        if kind == "ecdsa" and "ecdsa (nistp256)" in line:
+            return float(line.split()[-2])
+    raise BenchError(f"no {kind} line in openssl speed output:\n{out[-800:]}")
+
+
+def openssl_speed(node: str, alg: str, kind: str) -> float:
+    secs = p(3, 1)
+    out = pexec(node, f"openssl speed -seconds {secs} {alg} 2>/dev/null", timeout=60).stdout
+    return parse_speed(out, kind)
+
+
+def s_time(ip: str, seconds: int, procs: int = 2) -> int:
+    """Full handshakes (no resumption, no request) by `procs` parallel `openssl s_time -new` clients."""
+    children = [subprocess.Popen(["openssl", "s_time", "-connect", f"{ip}:443", "-new", "-time", str(seconds)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(procs)]
+    total = 0
+    for child in children:
+        try:
+            out, _ = child.communicate(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, _ = child.communicate()
+        found = re.search(r"(\d+) connections in [\d.]+s;", out)
+        if not found:
+            raise BenchError(f"openssl s_time gave no result: {out[-500:]}")
+        total += int(found.group(1))
+    return total
+
+
+def wrk(url: str, seconds: int, conns: int = 16) -> dict[str, float]:
+    proc = run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-H", "Host: mail.mydomain.local", url],
+               timeout=seconds + 30, check=False)
+    out = proc.stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not rps:
+        raise BenchError(f"wrk gave no result: {out[-500:]}{proc.stderr[-500:]}")
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    total = re.search(r"(\d+) requests in", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2 = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(rps.group(1)),
+        "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+        "requests": int(total.group(1)) if total else 0,
+        "socket_errors": sum(int(x) for x in sock.groups()) if sock else 0,
+        "non_2xx": int(non2.group(1)) if non2 else 0,
+    }
+
+
+# ----------------------------------------------------------------- benchmarks
+def bench_tls() -> None:
+    """Full handshakes per second of appliance CPU time vs openssl speed sign/s on one core."""
+    need_tools("openssl")
+    cases = [("RSA-2048", "haproxy", "exlb-bench-lb1", app.VIP, "rsa2048", "rsa"),
+             ("RSA-2048", "stunnel", "exlb-bench-stn", "10.89.60.83", "rsa2048", "rsa"),
+             ("ECDSA P-256", "haproxy", "exlb-bench-ec", "10.89.60.84", "ecdsap256", "ecdsa"),
+             ("ECDSA P-256", "stunnel", "exlb-bench-stne", "10.89.60.87", "ecdsap256", "ecdsa")]
+    present = {n.name for n in app.LBS}
+    cases = [c for c in cases if c[2] in present]
+    speeds: dict[str, float] = {}
+    rows, data, bars = [], [], []
+    for key, engine, node, ip, alg, kind in cases:
+        if alg not in speeds:
+            speeds[alg] = openssl_speed(node, alg, kind)
+        cpu0, w0 = app.cpu_seconds(node), time.monotonic()
+        ok = s_time(ip, p(5, 1))
+        wall = time.monotonic() - w0
+        cpu = app.cpu_seconds(node) - cpu0
+        per_cpu = ok / cpu if cpu > 0 else 0.0
+        ratio = per_cpu / speeds[alg]
+        target = 0.8 if key == "RSA-2048" else None
+        rows.append([key, engine, ok, f"{ok / wall:.0f}", f"{cpu:.2f}", f"{per_cpu:.0f}",
+                     f"{speeds[alg]:.0f}", f"{ratio:.2f}", ">= 0.8" if target else "report"])
+        data.append({"key": key, "engine": engine, "handshakes": ok, "wall_s": round(wall, 2),
+                     "appliance_cpu_s": round(cpu, 2), "handshakes_per_cpu_s": round(per_cpu, 1),
+                     "openssl_sign_per_s_one_core": speeds[alg], "ratio": round(ratio, 3), "target": target})
+        bars.append((f"{key} {engine}", ratio, target))
+    print(table("TLS full handshakes (2 x openssl s_time -new) per appliance CPU-second vs openssl speed sign/s (1 core)",
+                ["key", "engine", "handshakes", "hs/s wall", "appliance CPU s", "hs/CPU-s", "sign/s 1 core",
+                 "ratio", "target"], rows))
+    RESULTS["tls"] = {"cases": data}
+    save("tls", {"machine": MACHINE, "smoke": SMOKE, "cases": data},
+         bar_chart_svg("TLS handshakes per appliance CPU-second / openssl sign per second", bars))
+
+
+def bench_http() -> None:
+    need_tools("wrk")
+    secs = p(8, 2)
+    direct = wrk(f"https://{app.CAS[0].ip}/owa/", secs)
+    via = wrk(f"https://{app.VIP}/owa/", secs)
+    ratio = via["rps"] / direct["rps"] if direct["rps"] else 0.0
+    rows = [["straight to a stand-in CAS", f"{direct['rps']:.0f}", f"{direct['p99_ms']:.2f}", direct["requests"],
+             direct["socket_errors"] + direct["non_2xx"]],
+            ["through the appliance (VIP)", f"{via['rps']:.0f}", f"{via['p99_ms']:.2f}", via["requests"],
+             via["socket_errors"] + via["non_2xx"]]]
+    print(table(f"HTTPS keep-alive (wrk -t2 -c16 -d{secs}s): ratio {ratio:.2f} (target >= 0.8)",
+                ["path", "req/s", "p99 ms", "requests", "errors"], rows))
+    data = {"direct": direct, "via_appliance": via, "ratio_rps": round(ratio, 3), "target": 0.8,
+            "p99_ratio": round(via["p99_ms"] / direct["p99_ms"], 2) if direct["p99_ms"] else None}
+    RESULTS["http"] = data
+    save("http", {"machine": MACHINE, "smoke": SMOKE, **data},
+         bar_chart_svg("HTTPS keep-alive req/s: through the appliance / straight to a CAS",
+                       [("req/s ratio", ratio, 0.8)]))
+
+
+def bench_memory_idle() -> dict[str, int]:
+    return app.rss_kib("exlb-bench-lb1")
+
+
+def bench_memory(idle: dict[str, int]) -> None:
+    need_tools("wrk")
+    box: dict[str, dict[str, int]] = {}
+
+    def sample() -> None:
+        time.sleep(p(3, 1))
+        box["load"] = app.rss_kib("exlb-bench-lb1")
+
+    th = threading.Thread(target=sample)
+    th.start()
+    wrk(f"https://{app.VIP}/owa/", p(5, 2), conns=64)
+    th.join(30)
+    stn_idle = app.rss_kib("exlb-bench-stn")
+    load = box.get("load", {})
+    rows = [[d, idle[d], load.get(d, "-")] for d in ("haproxy", "keepalived")]
+    rows.append(["stunnel (stunnel node, idle)", stn_idle["stunnel"], "-"])
+    print(table("Resident memory on the master (KiB; load = wrk -c64 HTTPS keep-alive)", ["daemon", "idle", "under load"], rows))
+    RESULTS["memory"] = {"idle_kib": idle, "load_kib": load, "stunnel_idle_kib": stn_idle["stunnel"]}
+    save("memory", {"machine": MACHINE, "smoke": SMOKE, **RESULTS["memory"]})
+
+
+def backend_rows(server: str) -> list[dict[str, str]]:
+    holder = app.vip_holder() or "exlb-bench-lb1"
+    ip = next(n.ip for n in app.LBS if n.name == holder)
+    return [r for r in stats_rows(ip) if r.get("svname") == server and r.get("pxname", "").startswith("bk_")]
+
+
+def wait_server(server: str, state: str, seconds: float, pxname: str = "bk_owa") -> float | None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        rows = [r for r in backend_rows(server) if r["pxname"] == pxname]
+        if rows and all(r["status"].startswith(state) for r in rows):
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    return None
+
+
+def bench_cas_dark() -> None:
+    cas = app.CAS[0]
+    if wait_server(cas.host, "UP", 30) is None:
+        raise BenchError(f"{cas.host} is not UP before the test")
+    with Prober(app.VIP, threads=2, max_seconds=40) as probe:
+        time.sleep(1)
+        t_fault = time.monotonic()
+        podman("pause", cas.name, timeout=30)
+        try:
+            out_s = wait_server(cas.host, "DOWN", 15)
+            time.sleep(1)
+        finally:
+            podman("unpause", cas.name, timeout=30, check=False)
+        fails_meanwhile = sum(1 for s in probe.samples if not s[2] and s[0] >= t_fault)
+        sent = sum(1 for s in probe.samples if s[0] >= t_fault)
+    back_s = wait_server(cas.host, "UP", 20)
+    rows = [[f"{cas.host} frozen (podman pause)", f"{out_s:.2f}" if out_s is not None else "> 15",
+             sent, fails_meanwhile, f"{back_s:.2f}" if back_s is not None else "> 20", "<= 3 s"]]
+    print(table("A CAS going dark: out of rotation (bk_owa, from haproxy's stats) and client requests meanwhile",
+                ["fault", "out of rotation s", "requests sent", "failed", "back UP after thaw s", "target"], rows))
+    data = {"out_of_rotation_s": out_s, "requests_sent": sent, "requests_failed": fails_meanwhile,
+            "back_up_s": back_s, "target_s": 3.0}
+    RESULTS["cas_dark"] = data
+    save("cas_dark", {"machine": MACHINE, "smoke": SMOKE, **data},
+         bar_chart_svg("A CAS going dark: seconds until out of rotation", [("bk_owa", out_s or 15.0, 3.0)], unit="s"))
+
+
+def bench_reload() -> None:
+    need_tools("wrk")
+    reloads = p(50, 5)
+    secs = p(10, 3)
+    holder = app.vip_holder() or "exlb-bench-lb1"
+    script = (f"i=0; while [ $i -lt {reloads} ]; do systemctl reload haproxy || echo FAIL; "
+              f"sleep 0.05; i=$((i+1)); done")
+    box: dict[str, t.Any] = {}
+
+    def reload_loop() -> None:
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        res = pexec(holder, script, timeout=120, check=False)
+        box["seconds"] = time.monotonic() - t0
+        box["failed_reloads"] = res.stdout.count("FAIL") + (0 if res.returncode == 0 else 1)
+
+    with Prober(app.VIP, threads=2, interval=0.01, max_seconds=secs + 30) as probe:
+        th = threading.Thread(target=reload_loop)
+        th.start()
+        # wrk in chunks of at most `secs` seconds until the reloads are done (bounded: 8 chunks)
+        chunks = []
+        for _ in range(8):
+            chunks.append(wrk(f"https://{app.VIP}/owa/", secs))
+            if not th.is_alive():
+                break
+        th.join(150)
+        ka = {"requests": sum(c["requests"] for c in chunks), "socket_errors": sum(c["socket_errors"] for c in chunks),
+              "non_2xx": sum(c["non_2xx"] for c in chunks), "chunks": len(chunks)}
+    rows: list[list[t.Any]] = [["keep-alive (wrk -c16)", ka["requests"], ka["socket_errors"] + ka["non_2xx"], "0"],
+            ["new connection per request (2 threads)", probe.sent, probe.failed, "0"]]
+    print(table(f"{reloads} haproxy reloads in {box.get('seconds', 0):.1f} s under load "
+                f"(reload command failures: {box.get('failed_reloads')})",
+                ["client", "requests", "failed", "target"], rows))
+    data = {"reloads": reloads, "reload_seconds": round(box.get("seconds", 0), 2),
+            "reload_command_failures": box.get("failed_reloads"),
+            "keepalive": ka, "new_conn": {"sent": probe.sent, "failed": probe.failed}}
+    RESULTS["reload"] = data
+    save("reload", {"machine": MACHINE, "smoke": SMOKE, **data})
+
+
+def failover_once(fault: str) -> dict[str, t.Any]:
+    lb1 = "exlb-bench-lb1"
+    app.wait_vip(lb1, 90)
+    if wait_server(app.CAS[0].host, "UP", 20) is None:
+        raise BenchError("bcas1 not UP before the failover run")
+    time.sleep(p(2, 1))      # the pair settles (adverts, tracking) before the fault
+    with Prober(app.VIP, threads=1, interval=0.02, timeout=0.3, max_seconds=40) as probe:
+        time.sleep(0.5)
+        t_fault = time.monotonic()
+        if fault == "clean keepalived stop":
+            pexec(lb1, "systemctl stop keepalived", timeout=30)
+        elif fault == "master crash":
+            podman("kill", lb1, timeout=30)
+        elif fault == "haproxy killed":
+            pexec(lb1, "pkill -KILL -x haproxy", timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            rec = probe.recovery_after(t_fault)
+            if probe.failed and rec is not None and time.monotonic() - t_fault > rec + 1:
+                break
+            if not probe.failed and time.monotonic() - t_fault > 3:
+                break
+            time.sleep(0.1)
+        moved_to = app.vip_holder()
+    rec = probe.recovery_after(t_fault)
+    failed = sum(1 for s in probe.samples if not s[2] and s[0] >= t_fault)
+    # restore the master
+    if fault == "clean keepalived stop":
+        pexec(lb1, "systemctl start keepalived", timeout=30)
+    elif fault == "master crash":
+        podman("start", lb1, timeout=60)
+    app.wait_vip(lb1, 90)
+    return {"fault": fault, "client_gap_s": None if rec is None else round(rec, 3), "failed": failed,
+            "vip_on": moved_to}
+
+
+def bench_failover(advert: float, faults: list[str]) -> list[dict[str, t.Any]]:
+    out = []
+    for fault in faults:
+        res = failover_once(fault)
+        res["advert_s"] = advert
+        out.append(res)
+        log(f"failover {fault} (advert {advert} s): gap {res['client_gap_s']} s, {res['failed']} failed")
+    return out
+
+
+def report_failover(runs: list[dict[str, t.Any]]) -> None:
+    targets = {("clean keepalived stop", 0.1): 0.3, ("master crash", 0.1): 0.5, ("haproxy killed", 0.1): 0.5}
+    rows, bars = [], []
+    for r in runs:
+        target = targets.get((r["fault"], r["advert_s"]))
+        r["target_s"] = target
+        gap = r["client_gap_s"]
+        rows.append([r["fault"], r["advert_s"], "-" if gap is None else f"{gap:.3f}", r["failed"], r["vip_on"],
+                     f"< {target}" if target else "report"])
+        bars.append((f"{r['fault']} (adv {r['advert_s']} s)", gap if gap is not None else 15.0, target))
+    print(table("Failover as a client sees it (new HTTPS request every 20 ms, 0.3 s timeout, through the VIP)",
+                ["fault", "advert s", "fault -> first answer s", "failed requests", "VIP then on", "target"], rows))
+    RESULTS["failover"] = {"runs": runs}
+    save("failover", {"machine": MACHINE, "smoke": SMOKE, "runs": runs},
+         bar_chart_svg("Failover: seconds from the fault to the first answer through the VIP", bars, unit="s"))
+
+
+def bench_converge(first: tuple[float, int] | None, second: tuple[float, int] | None,
+                   changed: tuple[float, int] | None) -> None:
+    n = len(app.LBS)
+    rows: list[list[t.Any]] = []
+    data: dict[str, t.Any] = {}
+    if first:
+        rows.append([f"first run ({n} nodes, from bare containers)", f"{first[0]:.0f}", first[1]])
+        data["first"] = {"s": round(first[0], 1), "changed": first[1], "nodes": n}
+    if second and not SMOKE:
+        rows.append([f"second run ({n} nodes)", f"{second[0]:.0f}", second[1]])
+        data["second"] = {"s": round(second[0], 1), "changed": second[1], "nodes": n}
+    if changed:
+        rows.append(["one field changed (VRRP advert interval; the pair, --limit)", f"{changed[0]:.0f}", changed[1]])
+        data["one_field"] = {"s": round(changed[0], 1), "changed": changed[1], "nodes": 2}
+    if not rows:
+        return
+    print(table("Converge times (ansible-playbook site.yml over podman's connection)", ["run", "seconds", "changed"], rows))
+    RESULTS["converge"] = data
+    save("converge", {"machine": MACHINE, "smoke": SMOKE, **data})
+
+
+# ----------------------------------------------------------------- main
+def main() -> int:
+    global SMOKE, MACHINE
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    SMOKE = args.smoke
+    if SMOKE:
+        app.select_smoke()
+    only = set(filter(None, args.only.split(",")))
+
+    def want(name: str) -> bool:
+        return not only or name in only
+
+    MACHINE = machine()
+    log(f"machine: {MACHINE}")
+    need_tools("podman", "wrk", "openssl")
+    t_start = time.monotonic()
+    started = False
+    first = second = changed = None
+    try:
+        if not (args.reuse and len(app.containers_exist()) == len(app.ALL)):
+            app.start()
+            started = True
+            app.prepare(0.1)
+            log("converging (first run) ...")
+            first = app.converge(0.1)
+            log(f"first converge {first[0]:.0f} s, changed={first[1]}; second run ...")
+            second = app.converge(0.1) if not SMOKE else (0.0, 0)
+            if second[1] != 0:
+                raise BenchError(f"second converge changed {second[1]} things (must be 0)")
+        else:
+            app.write_inventory(0.1)
+        app.wait_vip("exlb-bench-lb1", 90)
+        idle = bench_memory_idle()
+        if want("tls"):
+            bench_tls()
+        if want("http"):
+            bench_http()
+        if want("memory"):
+            bench_memory(idle)
+        if want("cas_dark"):
+            bench_cas_dark()
+        if want("reload"):
+            bench_reload()
+        runs: list[dict[str, t.Any]] = []
+        if want("failover"):
+            runs += bench_failover(0.1, ["clean keepalived stop", "master crash", "haproxy killed"]
+                                   if not SMOKE else ["clean keepalived stop"])
+        if not SMOKE and (want("failover") or want("converge")):
+            # one field changed: the advert interval to keepalived's 1 s default (timed), then back
+            changed = limited_converge(1)
+            if want("failover"):
+                runs += bench_failover(1, ["master crash", "clean keepalived stop"])
+            if args.keep:
+                changed_back = limited_converge(0.1)
+                log(f"advert back to 0.1 s in {changed_back[0]:.0f} s")
+        if runs:
+            report_failover(runs)
+        bench_converge(first, second, changed)
+    finally:
+        if started and not args.keep:
+            app.remove()
+            log("removed the bench containers")
+    log(f"done in {time.monotonic() - t_start:.0f} s; results in bench/results/")
+    return 0
+
+
+def limited_converge(advert: float) -> tuple[float, int]:
+    """site.yml on the pair only, with one field changed (the VRRP advert interval)."""
+    inv = app.write_inventory(advert)
+    t0 = time.monotonic()
+    proc = run([str(app.ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inv), "--limit", "blb1,blb2",
+                str(app.ROOT / "site.yml")], timeout=600, env=app.playbook_env(), check=False)
+    secs = time.monotonic() - t0
+    out = proc.stdout
+    if proc.returncode != 0:
+        (app.STATE / "last-failed-playbook.log").write_text(out + proc.stderr)
+        raise BenchError("converge with one field changed failed; see bench/.state/last-failed-playbook.log")
+    recap = out[out.rfind("PLAY RECAP"):]
+    return secs, sum(int(x) for x in re.findall(r"changed=(\d+)", recap))
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench: ERROR: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except subprocess.SubprocessError as exc:
+        print(f"bench: ERROR: {exc}", file=sys.stderr)
+        sys.exit(2)
