@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import appliance as app  # noqa: E402
 import bench  # noqa: E402
+import security  # noqa: E402
 from common import BenchError, bar_chart_svg, log, machine, pexec, podman, run, save, table  # noqa: E402
 
 LB1, LB2, STN = "exlb-bench-lb1", "exlb-bench-lb2", "exlb-bench-stn"
@@ -170,6 +171,7 @@ def main() -> int:
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--no-security", action="store_true", help="skip the security checks (bench/security.py)")
     args = ap.parse_args()
     bench.SMOKE = args.smoke
     app.select_smoke()      # drills need the pair, the stunnel node and the own CAS only
@@ -179,6 +181,7 @@ def main() -> int:
     t_start = time.monotonic()
     started = False
     results: list[dict[str, t.Any]] = []
+    secure = True
     try:
         if not (args.reuse and all(n.name in app.containers_exist() for n in app.ALL)):
             app.start()
@@ -200,6 +203,10 @@ def main() -> int:
                 res = {"sent": 0, "failed": 0, "recovery_s": None, "note": f"ERROR: {exc}"[:200]}
             res.update({"drill": name, "label": label})
             results.append(res)
+        secure = True
+        if not args.no_security and not only:
+            log("security checks ...")
+            secure = security.run_checks(info, args.smoke)
     finally:
         if started and not args.keep:
             app.remove()
@@ -213,7 +220,9 @@ def main() -> int:
                        [(r["label"][:45], r["recovery_s"] or 0.0, None) for r in results], unit="s"))
     log(f"done in {time.monotonic() - t_start:.0f} s; results in bench/results/")
     bad = [r["drill"] for r in results if str(r.get("note", "")).startswith("ERROR") or r.get("split_brain_left")]
-    return 1 if bad else 0
+    if not secure:
+        log("some security checks FAILED (table above)")
+    return 1 if bad or not secure else 0
 
 
 if __name__ == "__main__":
