@@ -39,8 +39,11 @@ def render() -> str:
             machines[name] = m
     if machines:
         m = next(iter(machines.values()))
-        out.append(f"Machine: {m['nproc']} vCPU {m['cpu_model']}, {m['memory_gib']} GiB RAM, kernel {m['kernel']}; "
-                   f"load average {m['loadavg_1m_at_start']} (1 min) when the run started, {m['date_utc']}.")
+        loads = sorted(x["loadavg_1m_at_start"] for x in machines.values())
+        dates = sorted(x["date_utc"] for x in machines.values())
+        out.append(f"Machine: {m['nproc']} vCPU {m['cpu_model']}, {m['memory_gib']} GiB RAM, kernel {m['kernel']}. "
+                   f"Runs from {dates[0]} to {dates[-1]}; 1-minute load average {loads[0]}-{loads[-1]} "
+                   "when the runs started (busy machine).")
         smoke = [n for n in machines if (load(n) or {}).get("smoke")]
         if smoke:
             out.append(f"\n**Smoke figures (tiny counts, not for comparison):** {', '.join(smoke)}.")
