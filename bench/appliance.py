@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common import ROOT, BenchError, log, pexec, podman, run
 
-STATE = ROOT / "bench" / ".state"
+STATE = ROOT / ".build" / "bench"
 NODE_IMAGE = os.environ.get("LAB_NODE_IMAGE", "localhost/exlb-node:debian12")
 STANDIN_IMAGE = os.environ.get("LAB_STANDIN_IMAGE", "localhost/exlb-standin:debian12")
 NETWORK = "exlb-lab"
@@ -89,7 +89,7 @@ def _yaml(value: t.Any, indent: int = 0) -> str:
 
 def write_inventory(advert: float) -> Path:
     STATE.mkdir(parents=True, exist_ok=True)
-    lines = ["all:", "  children:", "    exchange_lb:", "      vars:",
+    lines = ["---", "all:", "  children:", "    exchange_lb:", "      vars:",
              "        ansible_connection: containers.podman.podman",
              "        ansible_python_interpreter: /usr/bin/python3"]
     lines += [f"        {k}: {_yaml(v)}" for k, v in group_vars(advert).items()]
@@ -171,7 +171,7 @@ def playbook(playbook_path: Path, inventory: Path, timeout: float = 600) -> tupl
     recap = out[out.rfind("PLAY RECAP"):] if "PLAY RECAP" in out else out[-3000:]
     if proc.returncode != 0:
         (STATE / "last-failed-playbook.log").write_text(out + (proc.stderr or ""))
-        raise BenchError(f"{playbook_path.name} failed (rc={proc.returncode}); see bench/.state/last-failed-playbook.log\n"
+        raise BenchError(f"{playbook_path.name} failed (rc={proc.returncode}); see .build/bench/last-failed-playbook.log\n"
                          + recap[-1500:])
     changed = sum(int(x) for x in re.findall(r"changed=(\d+)", recap))
     return seconds, changed, recap

@@ -524,7 +524,7 @@ def limited_converge(advert: float) -> tuple[float, int]:
     out = proc.stdout
     if proc.returncode != 0:
         (app.STATE / "last-failed-playbook.log").write_text(out + proc.stderr)
-        raise BenchError("converge with one field changed failed; see bench/.state/last-failed-playbook.log")
+        raise BenchError("converge with one field changed failed; see .build/bench/last-failed-playbook.log")
     recap = out[out.rfind("PLAY RECAP"):]
     return secs, sum(int(x) for x in re.findall(r"changed=(\d+)", recap))
 

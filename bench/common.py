@@ -139,9 +139,11 @@ def bar_chart_svg(title: str, bars: list[tuple[str, float, float | None]], unit:
 
 
 def save(name: str, data: dict[str, t.Any], chart: str | None = None) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    """bench/results/<name>.json (+ .svg); a smoke run writes under bench/results/smoke/ (not committed)."""
+    out = RESULTS / "smoke" if data.get("smoke") else RESULTS
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     if chart is not None:
-        (RESULTS / f"{name}.svg").write_text(chart)
+        (out / f"{name}.svg").write_text(chart)
     return path
