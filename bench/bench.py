@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import appliance as app  # noqa: E402
-from common import (BenchError, bar_chart_svg, log, machine, need_tools, pexec, podman,  # noqa: E402
+from common import (BenchError, chart, log, machine, need_tools, pexec, podman,  # noqa: E402
                     run, save, table)
 
 SMOKE = False
@@ -220,7 +220,7 @@ def bench_tls() -> None:
                  "ratio", "target"], rows))
     RESULTS["tls"] = {"cases": data}
     save("tls", {"machine": MACHINE, "smoke": SMOKE, "cases": data},
-         bar_chart_svg("TLS handshakes per appliance CPU-second / openssl sign per second", bars))
+         chart("TLS handshakes per appliance CPU-second / openssl sign per second", bars))
 
 
 def bench_http() -> None:
@@ -247,7 +247,7 @@ def bench_http() -> None:
             "p99_ratio": round(via["p99_ms"] / direct["p99_ms"], 2) if direct["p99_ms"] else None}
     RESULTS["http"] = data
     save("http", {"machine": MACHINE, "smoke": SMOKE, **data},
-         bar_chart_svg("HTTPS keep-alive req/s: through the appliance / straight to a CAS",
+         chart("HTTPS keep-alive req/s: through the appliance / straight to a CAS",
                        [("req/s ratio", ratio, 0.8)]))
 
 
@@ -316,7 +316,7 @@ def bench_cas_dark() -> None:
             "back_up_s": back_s, "target_s": 3.0}
     RESULTS["cas_dark"] = data
     save("cas_dark", {"machine": MACHINE, "smoke": SMOKE, **data},
-         bar_chart_svg("A CAS going dark: seconds until out of rotation", [("bk_owa", out_s or 15.0, 3.0)], unit="s"))
+         chart("A CAS going dark: seconds until out of rotation", [("bk_owa", out_s or 15.0, 3.0)], unit="s"))
 
 
 def bench_reload() -> None:
@@ -419,7 +419,7 @@ def report_failover(runs: list[dict[str, t.Any]]) -> None:
                 ["fault", "advert s", "fault -> first answer s", "failed requests", "VIP then on", "target"], rows))
     RESULTS["failover"] = {"runs": runs}
     save("failover", {"machine": MACHINE, "smoke": SMOKE, "runs": runs},
-         bar_chart_svg("Failover: seconds from the fault to the first answer through the VIP", bars, unit="s"))
+         chart("Failover: seconds from the fault to the first answer through the VIP", bars, unit="s"))
 
 
 def bench_converge(first: tuple[float, int] | None, second: tuple[float, int] | None,

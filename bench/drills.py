@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import appliance as app  # noqa: E402
 import bench  # noqa: E402
 import security  # noqa: E402
-from common import BenchError, bar_chart_svg, log, machine, pexec, podman, run, save, table  # noqa: E402
+from common import BenchError, chart, log, machine, pexec, podman, run, save, table  # noqa: E402
 
 LB1, LB2, STN = "exlb-bench-lb1", "exlb-bench-lb2", "exlb-bench-stn"
 STN_IP = "10.89.60.83"
@@ -216,7 +216,7 @@ def main() -> int:
     print(table("Reliability drills (new HTTPS request every 20 ms per thread)",
                 ["drill", "requests sent", "failed", "recovery s", "what happened"], rows))
     save("drills", {"machine": info, "smoke": args.smoke, "drills": results},
-         bar_chart_svg("Drills: seconds from the fault to the first answer after the last failure",
+         chart("Drills: seconds from the fault to the first answer after the last failure",
                        [(r["label"][:45], r["recovery_s"] or 0.0, None) for r in results], unit="s"))
     log(f"done in {time.monotonic() - t_start:.0f} s; results in bench/results/")
     bad = [r["drill"] for r in results if str(r.get("note", "")).startswith("ERROR") or r.get("split_brain_left")]

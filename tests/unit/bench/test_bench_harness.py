@@ -52,5 +52,7 @@ def test_the_chart_is_well_formed_svg_and_the_table_lines_up() -> None:
     svg = common.bar_chart_svg("t & <title>", [("a", 0.5, 0.8), ("b", 1.2, None)])
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
+    svg, png = common.chart("t", [("a", 0.5, 0.8)], unit="s")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in png[-12:]
     lines = common.table("T", ["x", "long header"], [[1, 2], ["wide cell", 3]]).splitlines()
     assert len({len(line) for line in lines[1:]}) == 1
