@@ -75,9 +75,11 @@ class Prober:
         self.samples: list[tuple[float, float, bool]] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(threads)]
+        self._threads = [threading.Thread(target=self._loop, args=(i * interval / max(threads, 1),), daemon=True)
+                         for i in range(threads)]
 
-    def _loop(self) -> None:
+    def _loop(self, stagger: float = 0.0) -> None:
+        time.sleep(stagger)     # threads spread over the interval: finer resolution when one hangs
         end = time.monotonic() + self.max_seconds
         while not self._stop.is_set() and time.monotonic() < end and len(self.samples) < self.max_requests:
             t0 = time.monotonic()
@@ -365,7 +367,7 @@ def failover_once(fault: str) -> dict[str, t.Any]:
     if wait_server(app.CAS[0].host, "UP", 20) is None:
         raise BenchError("bcas1 not UP before the failover run")
     time.sleep(p(2, 1))      # the pair settles (adverts, tracking) before the fault
-    with Prober(app.VIP, threads=1, interval=0.02, timeout=0.3, max_seconds=40) as probe:
+    with Prober(app.VIP, threads=3, interval=0.02, timeout=0.3, max_seconds=40) as probe:
         time.sleep(0.5)
         t_fault = time.monotonic()
         if fault == "clean keepalived stop":
@@ -415,7 +417,8 @@ def report_failover(runs: list[dict[str, t.Any]]) -> None:
         rows.append([r["fault"], r["advert_s"], "-" if gap is None else f"{gap:.3f}", r["failed"], r["vip_on"],
                      f"< {target}" if target else "report"])
         bars.append((f"{r['fault']} (adv {r['advert_s']} s)", gap if gap is not None else 15.0, target))
-    print(table("Failover as a client sees it (new HTTPS request every 20 ms, 0.3 s timeout, through the VIP)",
+    print(table("Failover as a client sees it (3 staggered clients, each a new HTTPS request every 20 ms, "
+                "0.3 s timeout, through the VIP)",
                 ["fault", "advert s", "fault -> first answer s", "failed requests", "VIP then on", "target"], rows))
     RESULTS["failover"] = {"runs": runs}
     save("failover", {"machine": MACHINE, "smoke": SMOKE, "runs": runs},

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """`make drills` / `make drills-smoke`: faults on the bench appliance, as a client sees them.
 
-    bench/drills.py [--smoke] [--reuse] [--keep] [--only NAME,...]
+    bench/drills.py [--smoke] [--reuse] [--keep] [--strict] [--no-security] [--only NAME,...]
+
+Exit status: 0 (findings are printed, like missed benchmark targets), 1 on a finding with --strict,
+2 when a drill could not run (a broken harness or lab).
 
 Each drill prints requests sent, failed, and the recovery time (fault -> first answer after the
 last failed request; 0 when no request failed). Only the bench's own containers are harmed
@@ -172,6 +175,8 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--no-security", action="store_true", help="skip the security checks (bench/security.py)")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 1 on a finding (split-brain left, bad certificate taken, a failed security check)")
     args = ap.parse_args()
     bench.SMOKE = args.smoke
     app.select_smoke()      # drills need the pair, the stunnel node and the own CAS only
@@ -219,10 +224,19 @@ def main() -> int:
          chart("Drills: seconds from the fault to the first answer after the last failure",
                        [(r["label"][:45], r["recovery_s"] or 0.0, None) for r in results], unit="s"))
     log(f"done in {time.monotonic() - t_start:.0f} s; results in bench/results/")
-    bad = [r["drill"] for r in results if str(r.get("note", "")).startswith("ERROR") or r.get("split_brain_left")]
+    broken = [r["drill"] for r in results if str(r.get("note", "")).startswith("ERROR")]
+    missed = [r["drill"] for r in results if r.get("split_brain_left") or r.get("refused") is False
+              or r.get("old_cert_kept") is False]
     if not secure:
+        missed.append("security")
         log("some security checks FAILED (table above)")
-    return 1 if bad or not secure else 0
+    if broken:
+        log(f"drills that could not run: {', '.join(broken)}")
+        return 2
+    if missed:
+        log(f"findings: {', '.join(missed)}" + ("" if args.strict else " (reported; --strict makes them fail the run)"))
+        return 1 if args.strict else 0
+    return 0
 
 
 if __name__ == "__main__":
