@@ -15,7 +15,7 @@ SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward d
 SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge ha_pair
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat \
-	wrk apache2-utils nghttp2-client
+	wrk
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
