@@ -204,15 +204,22 @@ def wait_vip(name: str, seconds: float) -> None:
     raise BenchError(f"the VIP {VIP} is not on {name} after {seconds} s")
 
 
-def cpu_seconds(name: str) -> float:
-    """utime+stime of every process now in the container (the appliance's CPU time)."""
+def cpu_by_process(name: str) -> dict[str, float]:
+    """utime+stime (s) of every process now in the container, summed by command name."""
     out = pexec(name, "cat /proc/[0-9]*/stat 2>/dev/null", timeout=20, check=False).stdout
-    ticks = 0
+    by: dict[str, float] = {}
+    tck = os.sysconf("SC_CLK_TCK")
     for line in out.splitlines():
+        comm = line[line.find("(") + 1:line.rfind(")")]
         rest = line[line.rfind(")") + 2:].split()
         if len(rest) > 13:
-            ticks += int(rest[11]) + int(rest[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            by[comm] = by.get(comm, 0.0) + (int(rest[11]) + int(rest[12])) / tck
+    return by
+
+
+def cpu_seconds(name: str) -> float:
+    """utime+stime of every process now in the container (the appliance's CPU time)."""
+    return sum(cpu_by_process(name).values())
 
 
 def rss_kib(name: str) -> dict[str, int]:
