@@ -67,7 +67,13 @@ def test_galaxy_requirements_carry_the_collection_and_its_dependencies() -> None
     wanted = yaml.safe_load((ROOT / ee["dependencies"]["galaxy"]).read_text(encoding="utf-8"))["collections"]
     by_name = {entry["name"]: entry for entry in wanted}
     # galaxy.yml's dependencies, the Windows modules of exchange_static_ports, and awx.awx for awx/setup.yml
-    for name in [*galaxy_yml["dependencies"], "ansible.windows", "awx.awx"]:
+    roles_use = {
+        match.group(1)
+        for path in (ROOT / "roles").rglob("*.yml")
+        for match in re.finditer(r"^\s*-?\s*(\w+\.\w+)\.\w+:", path.read_text(encoding="utf-8"), re.M)
+    } - {"ansible.builtin", "exchange_lb.appliance"}
+    assert {"ansible.windows", "community.windows"} <= roles_use
+    for name in [*galaxy_yml["dependencies"], *roles_use, "awx.awx"]:
         assert name in by_name, f"{name} missing from {ee['dependencies']['galaxy']}"
     tarball = f"collections/{galaxy_yml['namespace']}-{galaxy_yml['name']}-{galaxy_yml['version']}.tar.gz"
     assert by_name[tarball]["type"] == "file", "the EE installs the tarball `make build` makes"
