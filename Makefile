@@ -17,7 +17,7 @@ HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
+.PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
 	lab-test molecule build clean
 
 help:
@@ -115,7 +115,7 @@ build: venv
 	printf '[defaults]\ncollections_path = install\n' > .build/installed.cfg
 	cd .build && export ANSIBLE_CONFIG=installed.cfg && \
 	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
-	  for r in exchange haproxy stunnel keepalived; do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
+	  for r in $(notdir $(wildcard roles/*)); do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
 	    || { echo "no docs for role $$r"; exit 1; }; done && \
 	  for m in plan port_rules certificate; do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
 	    || { echo "no docs for module $$m"; exit 1; }; done && \
@@ -125,6 +125,12 @@ build: venv
 
 docs:
 	$(BIN)/python tools/gen_variables_doc.py
+	$(BIN)/python tools/gen_grafana_dashboard.py
+	$(BIN)/python tools/gen_architecture_svg.py
+
+# antsibull-docs: every module and role spec's markup and references (O(), M(), P()).
+docs-lint: venv
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 clean: lab-down
 	rm -rf .build exchange_lb-appliance-*.tar.gz

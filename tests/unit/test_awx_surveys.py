@@ -119,7 +119,8 @@ def test_survey_agrees_with_the_argument_spec(job: dict[str, t.Any]) -> None:
         elif qtype == "float":
             assert kind == "float", where
         else:  # text, textarea, password
-            assert kind in ("str", "path", "raw") or (kind == "list" and option.get("elements", "str") == "str"), where
+            # not a list: a text answer would reach the role as one string, unsplit
+            assert kind in ("str", "path", "raw"), where
             assert "choices" not in option, f"{where}: a spec with choices needs multiple choice"
         default = expected_default(qtype, option, defaults.get(name, option.get("default")))
         if default is None:
