@@ -17,7 +17,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "playbooks"
-ROLE = re.compile(r"(?:role|name): exchange_lb\.appliance\.(\w+)")
 MARKUP = re.compile(r"\b([VCOPMIBLU])\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
 
 
@@ -44,9 +43,14 @@ def header(playbook: Path) -> str:
 
 
 def entry_of(playbook: Path) -> list[tuple[str, str]]:
+    """(role, entry point) of every role the playbook runs, in order, once each."""
+    found: list[tuple[str, str]] = []
     text = playbook.read_text(encoding="utf-8")
-    entry = re.search(r"tasks_from: (\w+)", text)
-    return [(role, entry.group(1) if entry else "main") for role in ROLE.findall(text)]
+    for match in re.finditer(r"(?:role|name): exchange_lb\.appliance\.(\w+)(?:\n\s+tasks_from: (\w+))?", text):
+        pair = (match.group(1), match.group(2) or "main")
+        if pair not in found:
+            found.append(pair)
+    return found
 
 
 def options_table(options: dict[str, t.Any]) -> list[str]:
