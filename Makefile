@@ -127,6 +127,7 @@ docs:
 	$(BIN)/python tools/gen_variables_doc.py
 	$(BIN)/python tools/gen_grafana_dashboard.py
 	$(BIN)/python tools/gen_architecture_svg.py
+	$(BIN)/python tools/gen_playbook_docs.py
 
 # antsibull-docs: every module and role spec's markup and references (O(), M(), P()).
 docs-lint: venv
