@@ -29,7 +29,7 @@ def haproxy_metrics() -> dict[str, set[str]]:
     metrics: dict[str, set[str]] = {}
     for line in (ROOT / "tests" / "unit" / "files" / "haproxy-2.6-metrics.txt").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
-            name, _, labels = line.partition(" ")
+            name, _space, labels = line.partition(" ")
             metrics[name] = set(filter(None, labels.split(",")))
     return metrics
 

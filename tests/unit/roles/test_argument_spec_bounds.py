@@ -44,7 +44,8 @@ def base_settings() -> dict[str, t.Any]:
         cas_servers=[{"name": "cas1", "address": "10.0.0.15"}, {"name": "cas2", "address": "10.0.0.16"}],
         hub_servers=[{"name": "hub1", "address": "10.0.0.31"}],
         http_mode="ssl-forward", imap_mode="clear and ssl-forward", pop3_mode="clear and ssl-forward",
-        smtp_mode="clear and ssl-forward", stats_enabled=True, ha_role="master", virtual_service_address="10.0.0.100", rpc_ports_outside_range_reason="bounds test",
+        smtp_mode="clear and ssl-forward", stats_enabled=True, ha_role="master", virtual_service_address="10.0.0.100",
+        rpc_ports_outside_range_reason="bounds test",
     )
     return settings
 
@@ -53,7 +54,7 @@ EXCHANGE_INTS = [(name, option) for role, _entry, name, option in all_options()
                  if role == "exchange" and option.get("type") == "int" and "choices" not in option]
 
 
-@pytest.mark.parametrize("name,option", EXCHANGE_INTS, ids=[name for name, _ in EXCHANGE_INTS])
+@pytest.mark.parametrize("name,option", EXCHANGE_INTS, ids=[name for name, _option in EXCHANGE_INTS])
 def test_exchange_bounds_are_the_plans(name: str, option: dict[str, t.Any]) -> None:
     stated = bounds(option)
     assert stated, name
