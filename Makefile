@@ -19,7 +19,7 @@ HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
+.PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
 	lab-test molecule molecule-debian13 build clean
 
 help:
@@ -136,6 +136,13 @@ build: venv
 
 docs:
 	$(BIN)/python tools/gen_variables_doc.py
+	$(BIN)/python tools/gen_grafana_dashboard.py
+	$(BIN)/python tools/gen_architecture_svg.py
+	$(BIN)/python tools/gen_playbook_docs.py
+
+# antsibull-docs: every module and role spec's markup and references (O(), M(), P()).
+docs-lint: venv
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 clean: lab-down
 	rm -rf .build exchange_lb-appliance-*.tar.gz
