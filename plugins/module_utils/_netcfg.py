@@ -393,6 +393,10 @@ def check(config: t.Mapping[str, t.Any], stack: str) -> None:
     iface = config["exchange_network_interface"]
     if not _link_exists(iface):
         raise NetError(f"{NETWORK} › interface (exchange_network_interface)", f"this host has no network interface {iface!r}")
+    if config["exchange_network_vlan_id"] and not os.path.exists("/proc/net/vlan"):
+        _run(["modprobe", "8021q"], timeout=10)
+        if not os.path.exists("/proc/net/vlan"):
+            raise NetError(f"{NETWORK} › vLAN Identifier", "this host's kernel has no 802.1Q VLAN support (module 8021q)")
     if stack == "ifupdown":
         path = f"{RUN_DIR}/netcfg-check.interfaces"
         os.makedirs(RUN_DIR, exist_ok=True)
