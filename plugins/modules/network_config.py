@@ -12,7 +12,7 @@ version_added: 0.1.0
 author: exchange_lb developers (@exchange-lb)
 description:
   - Renders the Network tab of the guide (4.2) - address, netmask, gateway or DHCP, vLAN Identifier, static routes,
-    DNS servers, hostname - for the network stack the host really uses, detected: ifupdown (a Debian VM as its
+    DNS servers, hostname - for the network stack the host really uses, as detected - ifupdown (a Debian VM as its
     installer leaves it) or systemd-networkd.
   - The same code is installed on the host as C(/usr/local/sbin/exlb-netcfg) by the C(network) role and is what the
     first-boot console wizard uses, so both write one configuration, C(/etc/exchange-lb/network.json), whose keys are
