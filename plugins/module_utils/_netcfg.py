@@ -632,6 +632,17 @@ def _ask(out: t.TextIO, inp: t.TextIO, question: str, default: str) -> str:
     return line.strip() or default
 
 
+def _ask_valid(out: t.TextIO, inp: t.TextIO, question: str, default: str, valid: t.Callable[[str], object]) -> str:
+    """Ask until the answer passes ``valid``; a refused answer is named and asked again."""
+    while True:
+        answer = _ask(out, inp, question, default)
+        try:
+            valid(answer)
+            return answer
+        except NetError as error:
+            out.write(f"Error: {error}. Please type it again.\n")
+
+
 def default_interface() -> str:
     """The interface of the default route, else the first Ethernet-like one."""
     route = _run(["ip", "-4", "route", "show", "default"], timeout=5).stdout
@@ -669,18 +680,20 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
             say("Configure IP manually\n")
             config = None
             while config is None:
-                values["address"] = _ask(out, inp, "Use IP address", values["address"])
-                values["netmask"] = _ask(out, inp, "Use netmask", values["netmask"])
-                values["gateway"] = _ask(out, inp, "Use default gateway", values["gateway"])
+                values["address"] = _ask_valid(out, inp, "Use IP address", values["address"], lambda text: _ipv4(f"{NETWORK} › Address", text))
+                values["netmask"] = _ask_valid(out, inp, "Use netmask", values["netmask"], lambda text: _prefix(f"{NETWORK} › Netmask", text))
                 try:
-                    config = normalize({**base, "exchange_network_mode": "static", "exchange_network_address": values["address"],
-                                        "exchange_network_netmask": values["netmask"],
-                                        "exchange_network_gateway": "" if values["gateway"].lower() == "none" else values["gateway"]})
+                    static = {**base, "exchange_network_mode": "static", "exchange_network_address": values["address"],
+                              "exchange_network_netmask": values["netmask"]}
+                    normalize(static)
                 except NetError as error:
                     say(f"Error: {error}. Please type it again.\n")
-                    for key, field in (("address", "Address"), ("netmask", "Netmask"), ("gateway", "Gateway")):
-                        if error.field.endswith(field):
-                            values[key] = {"address": FALLBACK_ADDRESS, "netmask": FALLBACK_NETMASK, "gateway": "none"}[key]
+                    continue
+                values["gateway"] = _ask_valid(
+                    out, inp, "Use default gateway", values["gateway"],
+                    lambda text: normalize({**static, "exchange_network_gateway": "" if text.lower() == "none" else text}),
+                )
+                config = normalize({**static, "exchange_network_gateway": "" if values["gateway"].lower() == "none" else values["gateway"]})
             out.write("Commit and save this configuration (N/y)? ")
             out.flush()
             answer = (inp.readline() or "").strip().lower()

@@ -181,11 +181,13 @@ def test_wizard_reprompts_a_bad_address_and_says_not_saved_on_n(monkeypatch: pyt
 
     monkeypatch.setattr(_netcfg, "_read_key", fake_key)
     monkeypatch.setattr(_netcfg, "apply", record)
-    answers = _Keys("10.0.0.300\n\n\n10.0.0.17\n255.255.0.0\n10.0.1.1\nn\n\n\n\ny\n")
+    answers = _Keys("10.0.0.300\n10.0.0.17\n255.0.255.0\n255.255.0.0\n10.9.9.9\n10.0.1.1\nn\n\n\n\ny\n")
     out = io.StringIO()
     assert _netcfg.wizard("ens18", 10, 5, inp=answers, out=out) == 0
     text = out.getvalue()
-    assert "Error: Network › Address: '10.0.0.300' is not an IPv4 address" in text
+    assert "Use IP address (192.168.0.200)? Error: Network › Address: '10.0.0.300' is not an IPv4 address" in text
+    assert "Error: Network › Netmask: '255.0.255.0' is not a netmask" in text
+    assert "Error: Network › Gateway: 10.9.9.9 is not in the node's subnet 10.0.0.0/16. Please type it again." in text
     assert "Not saved." in text
     assert text.count("Configure IP manually") == 2
     assert "Use IP address (10.0.0.17)?" in text  # the values typed before are the defaults
