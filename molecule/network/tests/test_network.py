@@ -283,3 +283,52 @@ def test_wizard_static_with_a_mistyped_address(wizard_terminal: None, unconfigur
     back = converge(tmp_path, IFUPDOWN)
     assert back.returncode == 0, back.stdout[-3000:]
     assert on(IFUPDOWN, "hostname").stdout.strip() == "lb-net1"
+
+
+# --- DHCP with a real DHCP server (dnsmasq on the peer) ------------------------------------------
+@pytest.fixture()
+def dhcp_server() -> Any:
+    """dnsmasq on the peer's eth1, DHCP only, each node's eth1 MAC bound to one address."""
+    macs = {node: on(node, "cat /sys/class/net/eth1/address").stdout.strip() for node in (IFUPDOWN, NETWORKD)}
+    conf = "\n".join([
+        "port=0", "interface=eth1", "bind-interfaces", "dhcp-authoritative", "log-dhcp",
+        "dhcp-range=10.89.61.100,10.89.61.109,255.255.255.0,10m", "dhcp-option=option:router,10.89.61.69",
+        f"dhcp-host={macs[NETWORKD]},10.89.61.100", f"dhcp-host={macs[IFUPDOWN]},10.89.61.101", "",
+    ])
+    on(PEER, "cat > /etc/dnsmasq.d/exlb-lab.conf && systemctl restart dnsmasq", stdin=conf)
+    yield
+    on(PEER, "systemctl stop dnsmasq; rm -f /etc/dnsmasq.d/exlb-lab.conf")
+
+
+def test_role_in_dhcp_mode_takes_the_lease(dhcp_server: None, tmp_path: Path) -> None:
+    result = converge(tmp_path, NETWORKD, exchange_network_mode="dhcp", exchange_network_address="10.89.61.100")
+    assert result.returncode == 0, result.stdout[-3000:]
+    try:
+        assert "10.89.61.100/24" in addresses(NETWORKD, "eth1")
+        assert "DHCP=ipv4" in on(NETWORKD, "cat /etc/systemd/network/10-exchange-lb-eth1.network").stdout
+        assert banner("10.89.61.100").startswith("SSH-2.0")
+        assert re.search(r"^default via 10\.89\.61\.69 dev eth1", on(NETWORKD, "ip -4 route show").stdout, re.M)
+        assert "DHCPACK(eth1) 10.89.61.100" in on(PEER, "journalctl -u dnsmasq --no-pager").stdout
+    finally:
+        back = converge(tmp_path, NETWORKD)
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert "10.89.61.61/24" in addresses(NETWORKD, "eth1")
+    assert "10.89.61.100/24" not in addresses(NETWORKD, "eth1")
+
+
+def test_wizard_dhcp_with_a_lease(dhcp_server: None, wizard_terminal: None, unconfigured: None, tmp_path: Path) -> None:
+    wait_screen("(D/s)?", 20)
+    tmux("send-keys", "-t", TMUX, "D")
+    text = wait_screen("WIZARD-EXIT=", 60)
+    print(text)
+    try:
+        assert "WIZARD-EXIT=0" in text and "10.89.61.101 on eth1" in text and "ssh root@10.89.61.101" in text
+        assert "192.168.0.200" not in text
+        assert "10.89.61.101/24" in addresses(IFUPDOWN, "eth1")
+        assert banner("10.89.61.101").startswith("SSH-2.0")
+        on(IFUPDOWN, "test -e /etc/exchange-lb/configured")
+        assert json.loads(on(IFUPDOWN, "cat /etc/exchange-lb/network.json").stdout)["exchange_network_mode"] == "dhcp"
+    finally:
+        back = converge(tmp_path, IFUPDOWN)
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert addresses(IFUPDOWN, "eth1") == ["10.89.61.60/24"]
