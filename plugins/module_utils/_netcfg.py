@@ -613,11 +613,11 @@ def _read_key(stream: t.TextIO, timeout: float) -> str:
 
         saved = termios.tcgetattr(fd)
     except (ImportError, OSError):
-        ready, _, _ = select.select([fd], [], [], timeout)
+        ready = select.select([fd], [], [], timeout)[0]
         return os.read(fd, 1).decode(errors="replace") if ready else ""
     try:
         tty.setcbreak(fd)
-        ready, _, _ = select.select([fd], [], [], timeout)
+        ready = select.select([fd], [], [], timeout)[0]
         return os.read(fd, 1).decode(errors="replace") if ready else ""
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
@@ -672,8 +672,13 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
             choice = "D"
             break
     say(f"{choice or 'D (no key pressed)'}\n")
-    base: dict[str, t.Any] = {"exchange_network_interface": interface, "exchange_network_hostname": "", "exchange_network_vlan_id": None,
-            "exchange_network_static_routes": [], "exchange_network_dns_servers": []}
+    base: dict[str, t.Any] = {
+        "exchange_network_interface": interface,
+        "exchange_network_hostname": "",
+        "exchange_network_vlan_id": None,
+        "exchange_network_static_routes": [],
+        "exchange_network_dns_servers": [],
+    }
     if choice == "s":
         values = {"address": FALLBACK_ADDRESS, "netmask": FALLBACK_NETMASK, "gateway": "none"}
         while True:
@@ -735,6 +740,11 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
 
 
 # --- command line -------------------------------------------------------------------------
+def _say(text: str, stream: t.TextIO = sys.stdout) -> None:
+    stream.write(f"{text}\n")
+    stream.flush()
+
+
 def _load(path: str) -> dict[str, t.Any]:
     text = sys.stdin.read() if path == "-" else (_read(path) or "")
     if not text.strip():
@@ -743,7 +753,7 @@ def _load(path: str) -> dict[str, t.Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="exlb-netcfg", description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser = argparse.ArgumentParser(prog="exlb-netcfg", description=__doc__.split("\n\n", maxsplit=1)[0] if __doc__ else "")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("show", help="print the stored configuration")
     for name in ("check", "plan", "apply"):
@@ -769,27 +779,27 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "check":
             config = _load(args.config)
             check(config, detect_stack())
-            print("ok")
+            _say("ok")
         elif args.command == "plan":
-            print(json.dumps(plan(_load(args.config)), indent=2))
+            _say(json.dumps(plan(_load(args.config)), indent=2))
         elif args.command == "apply":
-            print(json.dumps(apply(_load(args.config), args.confirm_timeout, args.dhcp_wait), indent=2))
+            _say(json.dumps(apply(_load(args.config), args.confirm_timeout, args.dhcp_wait), indent=2))
         elif args.command == "confirm":
             if not confirm(args.token):
-                print(f"nothing to confirm for {args.token}: the change was rolled back or never made", file=sys.stderr)
+                _say(f"nothing to confirm for {args.token}: the change was rolled back or never made", sys.stderr)
                 return 1
-            print("confirmed")
+            _say("confirmed")
         elif args.command == "guard":
             guard(args.token, args.timeout)
         elif args.command == "rollback":
-            print("rolled back" if rollback("asked on the command line") else "nothing to roll back")
+            _say("rolled back" if rollback("asked on the command line") else "nothing to roll back")
         elif args.command == "wizard":
             return wizard(args.interface or default_interface(), args.prompt_seconds, args.dhcp_wait)
     except NetError as error:
-        print(f"exlb-netcfg: {error}", file=sys.stderr)
+        _say(f"exlb-netcfg: {error}", sys.stderr)
         return 2
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
