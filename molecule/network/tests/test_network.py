@@ -64,10 +64,10 @@ def host_vars(name: str) -> dict[str, Any]:
     return {**inventory["group_vars"]["exchange_lb"], **inventory["host_vars"][name]}
 
 
-def converge(tmp: Path, name: str, **overrides: Any) -> subprocess.CompletedProcess[str]:
+def converge(tmp: Path, name: str, connection: dict[str, Any] | None = None, **overrides: Any) -> subprocess.CompletedProcess[str]:
     """The site playbook on one node, with the scenario's variables and ``overrides``."""
     inventory = tmp / f"{name}.yml"
-    hosts = {name: {"ansible_connection": "containers.podman.podman", **host_vars(name), **overrides}}
+    hosts = {name: {**(connection or {"ansible_connection": "containers.podman.podman"}), **host_vars(name), **overrides}}
     inventory.write_text(yaml.safe_dump({"all": {"children": {"exchange_lb": {"hosts": hosts}}}}), encoding="utf-8")
     return playbook(inventory, PROJECT / ".config" / "molecule" / "converge.yml", "--diff")
 
@@ -188,6 +188,59 @@ def test_bad_input_is_refused_naming_the_field(tmp_path: Path, overrides: dict[s
     assert result.returncode != 0
     assert says(result, message), result.stdout[-2000:]
     assert files_digest(IFUPDOWN) == before
+
+
+# --- over SSH, through the interface being changed ------------------------------------------
+@pytest.fixture(scope="module")
+def ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=30)
+    # The lab's image: key login as `ansible` (sudo), no root login.
+    on(IFUPDOWN, "install -d -m 700 -o ansible -g ansible /home/ansible/.ssh && cat > /home/ansible/.ssh/authorized_keys"
+                 " && chown ansible: /home/ansible/.ssh/authorized_keys && chmod 600 /home/ansible/.ssh/authorized_keys",
+       stdin=Path(f"{key}.pub").read_text(encoding="utf-8"))
+    yield key
+    on(IFUPDOWN, "rm -f /home/ansible/.ssh/authorized_keys")
+
+
+def over_ssh(key: Path, address: str) -> dict[str, Any]:
+    """Ansible reaches the node over SSH at ``address`` on eth1, from this host's bridge address 10.89.61.1."""
+    return {
+        "ansible_connection": "ssh", "ansible_host": address, "ansible_user": "ansible", "ansible_ssh_private_key_file": str(key),
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+    }
+
+
+def test_over_ssh_the_run_follows_the_address_it_changes(ssh_key: Path, tmp_path: Path) -> None:
+    moved = converge(tmp_path, IFUPDOWN, over_ssh(ssh_key, "10.89.61.60"), exchange_network_address="10.89.61.65")
+    assert moved.returncode == 0, moved.stdout[-3000:]
+    assert says(moved, "Follow the connection to the node's new address")
+    assert addresses(IFUPDOWN, "eth1") == ["10.89.61.65/24"]
+    assert json.loads(on(IFUPDOWN, "cat /etc/exchange-lb/network.json").stdout)["exchange_network_address"] == "10.89.61.65"
+    time.sleep(5)  # past any guard: the change was confirmed, so it stays
+    assert addresses(IFUPDOWN, "eth1") == ["10.89.61.65/24"]
+    back = converge(tmp_path, IFUPDOWN, over_ssh(ssh_key, "10.89.61.65"))
+    assert back.returncode == 0, back.stdout[-3000:]
+    assert addresses(IFUPDOWN, "eth1") == ["10.89.61.60/24"]
+
+
+def test_over_ssh_an_address_the_controller_cannot_reach_is_undone(ssh_key: Path, tmp_path: Path) -> None:
+    """A /32 without a gateway: the node takes it, but cannot answer this host; nobody confirms, so it goes back."""
+    before = files_digest(IFUPDOWN)
+    started = time.monotonic()
+    result = converge(
+        tmp_path, IFUPDOWN, over_ssh(ssh_key, "10.89.61.60"),
+        exchange_network_address="10.89.61.66", exchange_network_netmask="32", exchange_network_gateway="",
+        exchange_network_static_routes=[], exchange_network_dns_servers=[], exchange_network_rollback_timeout=15,
+    )
+    print(f"failed and back in {time.monotonic() - started:.0f} s")
+    assert result.returncode != 0
+    assert says(result, "Network: the node did not answer at 10.89.61.66 within 15 s after the change; it put its previous "
+                        "network configuration back and answers at 10.89.61.60 again."), result.stdout[-3000:]
+    assert addresses(IFUPDOWN, "eth1") == ["10.89.61.60/24"]
+    assert files_digest(IFUPDOWN) == before
+    assert banner("10.89.61.60").startswith("SSH-2.0")
+    assert "rolled back: no confirmation" in on(IFUPDOWN, "cat /var/lib/exchange-lb/netcfg/netcfg.log").stdout
 
 
 # --- the first-boot wizard in a terminal -----------------------------------------------------
