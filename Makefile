@@ -89,7 +89,9 @@ lint: venv
 	@echo "==> yamllint"
 	$(BIN)/yamllint -s .
 	@echo "==> ansible-lint (production profile, offline)"
-	$(BIN)/ansible-lint --offline --profile production -q
+	@# ANSIBLE_HOME: not the user's ~/.ansible, where molecule leaves a copy of whatever checkout it ran last
+	mkdir -p .build/ansible-home
+	ANSIBLE_HOME=$(CURDIR)/.build/ansible-home $(BIN)/ansible-lint --offline --profile production -q
 	@echo "==> shellcheck"
 	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run
 	@echo "==> mypy (module_utils)"
