@@ -724,7 +724,8 @@ class _Builder:
                     # (backend, services, persistence, long-lived, health page)
                     ("bk_owa", ("owa", "ecp"), Persistence(kind="cookie", cookie="EXLBSRV"), False, check.uri),
                     ("bk_ews", ("ews",), Persistence(kind="cookie", cookie="EXLBSRV"), False, check.uri),
-                    ("bk_activesync", ("activesync",), Persistence(kind="header", header="Authorization", table=self.table("st_eas", "string", 256)), True, check.uri),
+                    ("bk_activesync", ("activesync",),
+                     Persistence(kind="header", header="Authorization", table=self.table("st_eas", "string", 256)), True, check.uri),
                     ("bk_outlook_anywhere", ("outlook_anywhere",), Persistence(kind="source", table=self.table("st_src", "ip")), True, check.uri),
                     ("bk_http", ("oab", "autodiscover"), None, False, check.uri),
                 )
