@@ -10,11 +10,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
-SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair
+SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x, keepalived 2.3.
 SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge ha_pair
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
-	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat
+	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
