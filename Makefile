@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
-SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network
+SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network operations
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x, keepalived 2.3.
 SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge ha_pair
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
@@ -94,6 +94,8 @@ lint: venv
 	ANSIBLE_HOME=$(CURDIR)/.build/ansible-home $(BIN)/ansible-lint --offline --profile production -q
 	@echo "==> shellcheck"
 	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run
+	@echo "==> antsibull-docs lint (module and role documentation)"
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	@echo "==> mypy (module_utils)"
 	$(BIN)/mypy --strict --ignore-missing-imports --follow-imports=silent plugins/module_utils
 
