@@ -132,7 +132,7 @@ build: venv
 	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
 	  for r in $(notdir $(wildcard roles/*)); do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
 	    || { echo "no docs for role $$r"; exit 1; }; done && \
-	  for m in plan port_rules certificate; do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
+	  for m in $(basename $(notdir $(wildcard plugins/modules/*.py))); do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
 	    || { echo "no docs for module $$m"; exit 1; }; done && \
 	  $(CURDIR)/$(BIN)/ansible-playbook --syntax-check -i $(CURDIR)/inventories/lab exchange_lb.appliance.site
 	@echo "==> the built collection installs; its playbook, roles and modules resolve by FQCN"
