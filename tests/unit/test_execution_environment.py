@@ -1,9 +1,10 @@
 """execution-environment.yml is a well-formed ansible-builder 3 definition whose
 collections and Python packages are the ones the collection really needs.
 
-ansible-builder is not installed here (see the report in docs/awx.md): the file is
-checked against the execution-environment JSON schema that ansible-lint ships
-(the one `ansible-lint` applies to it as well), and every file it points to must exist.
+The file is checked against the execution-environment JSON schema that ansible-lint
+ships (the one `ansible-lint` applies to it as well), every file it points to must
+exist, and `ansible-builder create` (offline) turns it into a build context with the
+collection's own tarball. `build` itself needs a base image and Galaxy (docs/awx.md).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import ansiblelint
@@ -98,3 +102,27 @@ def test_python_requirements_cover_what_the_collection_imports() -> None:
     # and the controller's own pinned requirements carry the same packages
     controller = _names((ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines())
     assert (ee_python - {"pywinrm"}) <= controller
+
+
+def test_ansible_builder_makes_a_build_context_with_the_collection_tarball(tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "ee", project / "ee")
+    shutil.copy(EE_FILE, project / "execution-environment.yml")
+    built = subprocess.run(
+        [str(bin_dir / "ansible-galaxy"), "collection", "build", "--output-path", str(project / "ee"), str(ROOT)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    created = subprocess.run(
+        [str(bin_dir / "ansible-builder"), "create", "-f", "execution-environment.yml", "--context", "context",
+         "--output-filename", "Containerfile"],
+        cwd=project, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    build = project / "context" / "_build"
+    tarballs = [path.name for path in (build / "collections").glob("exchange_lb-appliance-*.tar.gz")]
+    assert tarballs == [f"exchange_lb-appliance-{yaml.safe_load((ROOT / 'galaxy.yml').read_text())['version']}.tar.gz"]
+    assert "collections/" + tarballs[0] in (build / "requirements.yml").read_text(encoding="utf-8")
+    containerfile = (project / "context" / "Containerfile").read_text(encoding="utf-8")
+    assert "ansible-galaxy collection install" in containerfile and "FROM $EE_BASE_IMAGE" in containerfile
