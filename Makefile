@@ -10,17 +10,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
-SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair
+SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network operations
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x, keepalived 2.3.
 SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge ha_pair
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
-	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat \
+	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux \
 	wrk
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
+.PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
 	lab-test molecule molecule-debian13 build clean \
 	bench bench-smoke drills drills-smoke
 
@@ -28,7 +28,7 @@ help:
 	@echo "make demo   - install what is needed, start the lab, configure the demo appliance"
 	@echo "make test   - lint, unit tests, sanity, lab stand-in tests, molecule scenarios"
 	@echo "make lab-down - remove every container and network the lab made"
-	@echo "make bench  - performance figures (bench/results/, docs/performance.md); bench-smoke: seconds-long CI run"
+	@echo "make bench  - performance figures (bench/results/, docs/performance.md); bench-smoke: the short CI run (same code, tiny counts)"
 	@echo "make drills - reliability drills; drills-smoke: the short CI run"
 
 # --- setup ------------------------------------------------------------------
@@ -93,9 +93,13 @@ lint: venv
 	@echo "==> yamllint"
 	$(BIN)/yamllint -s .
 	@echo "==> ansible-lint (production profile, offline)"
-	$(BIN)/ansible-lint --offline --profile production -q
+	@# ANSIBLE_HOME: not the user's ~/.ansible, where molecule leaves a copy of whatever checkout it ran last
+	mkdir -p .build/ansible-home
+	ANSIBLE_HOME=$(CURDIR)/.build/ansible-home $(BIN)/ansible-lint --offline --profile production -q
 	@echo "==> shellcheck"
 	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run
+	@echo "==> antsibull-docs lint (module and role documentation)"
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	@echo "==> mypy (module_utils)"
 	$(BIN)/mypy --strict --ignore-missing-imports --follow-imports=silent plugins/module_utils
 
@@ -132,7 +136,7 @@ build: venv
 	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
 	  for r in $(notdir $(wildcard roles/*)); do $(CURDIR)/$(BIN)/ansible-doc -t role exchange_lb.appliance.$$r 2>&1 | grep -q '> ROLE' \
 	    || { echo "no docs for role $$r"; exit 1; }; done && \
-	  for m in plan port_rules certificate; do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
+	  for m in $(basename $(notdir $(wildcard plugins/modules/*.py))); do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
 	    || { echo "no docs for module $$m"; exit 1; }; done && \
 	  $(CURDIR)/$(BIN)/ansible-playbook --syntax-check -i $(CURDIR)/inventories/lab exchange_lb.appliance.site
 	@echo "==> the built collection installs; its playbook, roles and modules resolve by FQCN"
@@ -154,6 +158,13 @@ drills-smoke: deps venv lab-up-standins
 
 docs:
 	$(BIN)/python tools/gen_variables_doc.py
+	$(BIN)/python tools/gen_grafana_dashboard.py
+	$(BIN)/python tools/gen_architecture_svg.py
+	$(BIN)/python tools/gen_playbook_docs.py
+
+# antsibull-docs: every module and role spec's markup and references (O(), M(), P()).
+docs-lint: venv
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 clean: lab-down
 	rm -rf .build exchange_lb-appliance-*.tar.gz

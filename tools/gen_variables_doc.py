@@ -19,14 +19,15 @@ OUT = ROOT / "docs" / "variables.md"
 
 
 def role_options() -> dict[str, tuple[str, dict[str, t.Any]]]:
-    """Every role option: name -> (role, spec)."""
+    """Every role option: name -> (role, spec). A variable several roles read (the
+    static RPC ports: exchange and exchange_static_ports) belongs to the role sorted first."""
     options: dict[str, tuple[str, dict[str, t.Any]]] = {}
     for spec_file in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
         role = spec_file.parent.parent.name
         spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
         for entry in spec["argument_specs"].values():
             for name, option in (entry.get("options") or {}).items():
-                options[name] = (role, option)
+                options.setdefault(name, (role, option))
     return options
 
 

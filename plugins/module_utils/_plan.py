@@ -21,6 +21,7 @@ import ipaddress
 import re
 import typing as t
 
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import NetError, normalize as normalize_network
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import (
     Listener,
     check_listeners,
@@ -101,6 +102,11 @@ DEFAULTS: dict[str, t.Any] = {
     "network_gateway": "",
     "network_vlan_id": None,
     "network_static_routes": [],
+    "network_manage": False,
+    "network_interface": "",
+    "network_mode": "static",
+    "network_dns_servers": [],
+    "network_rollback_timeout": 60,
     "ha_role": "disabled",
     "virtual_service_address": "",
     "cluster_identifier": 253,
@@ -410,6 +416,8 @@ class Plan:
     system: System
     listeners: tuple[Listener, ...]
     firewall: Firewall | None
+    #: The host's network configuration for the network role (exlb-netcfg's keys); None: not managed.
+    network: dict[str, t.Any] | None = None
 
     def as_dict(self) -> dict[str, t.Any]:
         """The plan as JSON-ready data (lists, not tuples) for facts and templates."""
@@ -483,6 +491,37 @@ class _Builder:
             vlan_id=vlan,
             routes=tuple(routes),
         )
+
+    def network(self, node: Node) -> dict[str, t.Any] | None:
+        """The configuration the network role writes (guide 4.1/4.2), or None when not managed."""
+        s = self.s
+        if not boolean(f"{NETWORK} › managed by Ansible (exchange_network_manage)", s["network_manage"]):
+            return None
+        seconds(f"{NETWORK} › rollback timeout (exchange_network_rollback_timeout)", s["network_rollback_timeout"], 3600)
+        if not str(s["network_interface"] or "").strip():
+            raise PlanError(f"{NETWORK} › interface (exchange_network_interface)", "required: the node has no default route to take it from")
+        if not isinstance(s["network_dns_servers"], (list, tuple)):
+            raise PlanError(f"{NETWORK} › DNS servers (exchange_network_dns_servers)", "a list of IPv4 addresses is required")
+        try:
+            config: dict[str, t.Any] = normalize_network(
+                {
+                    "exchange_network_interface": s["network_interface"],
+                    "exchange_network_mode": s["network_mode"],
+                    "exchange_network_hostname": node.hostname,
+                    "exchange_network_address": node.address,
+                    "exchange_network_netmask": str(ipaddress.IPv4Network(f"0.0.0.0/{node.prefix}").netmask),
+                    "exchange_network_gateway": node.gateway,
+                    "exchange_network_vlan_id": node.vlan_id,
+                    "exchange_network_static_routes": [
+                        {"network": str(ipaddress.IPv4Network(net).network_address), "netmask": str(ipaddress.IPv4Network(net).netmask), "router": router}
+                        for net, router in node.routes
+                    ],
+                    "exchange_network_dns_servers": list(s["network_dns_servers"]),
+                }
+            )
+        except NetError as error:
+            raise PlanError(error.field, error.message) from None
+        return config
 
     def vrrp(self, node: Node) -> Vrrp | None:
         s = self.s
@@ -685,7 +724,8 @@ class _Builder:
                     # (backend, services, persistence, long-lived, health page)
                     ("bk_owa", ("owa", "ecp"), Persistence(kind="cookie", cookie="EXLBSRV"), False, check.uri),
                     ("bk_ews", ("ews",), Persistence(kind="cookie", cookie="EXLBSRV"), False, check.uri),
-                    ("bk_activesync", ("activesync",), Persistence(kind="header", header="Authorization", table=self.table("st_eas", "string", 256)), True, check.uri),
+                    ("bk_activesync", ("activesync",),
+                     Persistence(kind="header", header="Authorization", table=self.table("st_eas", "string", 256)), True, check.uri),
                     ("bk_outlook_anywhere", ("outlook_anywhere",), Persistence(kind="source", table=self.table("st_src", "ip")), True, check.uri),
                     ("bk_http", ("oab", "autodiscover"), None, False, check.uri),
                 )
@@ -963,4 +1003,5 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         system=system,
         listeners=tuple(b.listeners),
         firewall=filtering,
+        network=b.network(node),
     )

@@ -96,8 +96,8 @@ def survey(interface: str, address: str, seconds: float) -> list[Advert]:
         listener.bind((interface, _ETH_P_IP))
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([listener], [], [], left)
-            if not ready:
+            readable = select.select([listener], [], [], left)[0]
+            if not readable:
                 break
             packet, where = listener.recvfrom(65535)
             if len(where) > 2 and where[2] == _PACKET_OUTGOING:

@@ -1,0 +1,805 @@
+# Copyright (c) exchange_lb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# NOTE: this module util is PRIVATE to the collection. It can change at any time.
+"""exlb-netcfg: the appliance's network configuration, rendered and applied safely.
+
+ONE implementation used by both the ``network`` role (through the
+``network_config`` module, which imports this file) and the first-boot console
+wizard (the ``firstboot`` role installs this file on the target as
+``/usr/local/sbin/exlb-netcfg``).  Standard library only: it runs on a bare
+Debian with nothing but python3 and iproute2.
+
+The configuration is a JSON object whose keys are the ``exchange`` role's
+variable names (``exchange_network_address`` ...), stored in
+``/etc/exchange-lb/network.json`` and exposed to Ansible as the local fact
+``ansible_local.exchange_network``.  It is rendered for the network stack the
+host really uses - ifupdown (a Debian VM as its installer leaves it) or
+systemd-networkd - detected, not assumed.
+
+Applying is transactional: the files it replaces are kept, the new ones
+written and brought up, the address and the gateway checked; a failed check
+puts the old files back at once, and with a confirmation timeout a detached
+guard puts them back unless ``exlb-netcfg confirm TOKEN`` arrives in time (the
+classic "apply, reconnect, confirm" of a change made over SSH).
+
+Commands: show, check, plan, apply, confirm, rollback, wizard (see ``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import re
+import secrets
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import typing as t
+
+# --- where things live -------------------------------------------------------------
+CONFIG = "/etc/exchange-lb/network.json"
+MARKER = "/etc/exchange-lb/configured"  # present: the first-boot wizard stays quiet
+FACT = "/etc/ansible/facts.d/exchange_network.fact"
+STATE_DIR = "/var/lib/exchange-lb/netcfg"
+RUN_DIR = "/run/exchange-lb"
+IFUPDOWN_MAIN = "/etc/network/interfaces"
+IFUPDOWN_FILE = "/etc/network/interfaces.d/exchange-lb"
+NETWORKD_DIR = "/etc/systemd/network"
+NETWORKD_PREFIX = "10-exchange-lb-"
+RESOLV = "/etc/resolv.conf"
+HOSTNAME = "/etc/hostname"
+TOOL = "/usr/local/sbin/exlb-netcfg"
+
+#: The guide's fallback when DHCP gives no lease (4.1).
+FALLBACK_ADDRESS = "192.168.0.200"
+FALLBACK_NETMASK = "255.255.255.0"
+HEADER = "# Managed by exchange_lb.appliance (exlb-netcfg). Change it with Ansible or the first-boot wizard.\n"
+
+NETWORK = "Network"
+KEYS = (
+    "exchange_network_interface",
+    "exchange_network_mode",
+    "exchange_network_hostname",
+    "exchange_network_address",
+    "exchange_network_netmask",
+    "exchange_network_gateway",
+    "exchange_network_vlan_id",
+    "exchange_network_static_routes",
+    "exchange_network_dns_servers",
+)
+_IFNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+
+
+class NetError(ValueError):
+    """A configuration the appliance refuses, named as the guide's WUI names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+# --- validation ----------------------------------------------------------------------
+def _ipv4(field: str, value: t.Any) -> str:
+    if isinstance(value, bool) or value is None or str(value).strip() == "":
+        raise NetError(field, "an IPv4 address is required")
+    try:
+        return str(ipaddress.IPv4Address(str(value).strip()))
+    except ValueError:
+        raise NetError(field, f"{str(value).strip()!r} is not an IPv4 address (like 192.168.0.200)") from None
+
+
+def _prefix(field: str, value: t.Any) -> int:
+    text = str(value if value is not None else "").strip().lstrip("/")
+    if text.isdigit() and 0 <= int(text) <= 32:
+        return int(text)
+    try:
+        return ipaddress.IPv4Network(f"0.0.0.0/{text}").prefixlen
+    except ValueError:
+        raise NetError(field, f"{text!r} is not a netmask (dotted like 255.255.255.0, or a prefix length like 24)") from None
+
+
+def _netmask(prefix: int) -> str:
+    return str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+
+
+def normalize(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Validate ``raw`` and return the canonical configuration (every key, plain JSON)."""
+    unknown = sorted(set(raw) - set(KEYS))
+    if unknown:
+        raise NetError("settings", f"unknown key(s): {', '.join(unknown)}")
+    interface = str(raw.get("exchange_network_interface") or "").strip()
+    if not _IFNAME.match(interface):
+        raise NetError(f"{NETWORK} › interface (exchange_network_interface)", f"{interface!r} is not a network interface name")
+    mode = str(raw.get("exchange_network_mode") or "static").strip()
+    if mode not in ("static", "dhcp"):
+        raise NetError(f"{NETWORK} › mode (exchange_network_mode)", f"unknown value {mode!r}; choose one of: static, dhcp")
+    name = str(raw.get("exchange_network_hostname") or "").strip().rstrip(".").lower()
+    if name and (len(name) > 253 or not all(_LABEL.match(label) for label in name.split("."))):
+        raise NetError(f"{NETWORK} › Hostname", f"{name!r} is not a valid host name")
+    address, netmask, gateway = "", "", ""
+    if mode == "static" or str(raw.get("exchange_network_address") or "").strip():
+        address = _ipv4(f"{NETWORK} › Address", raw.get("exchange_network_address"))
+        prefix = _prefix(f"{NETWORK} › Netmask", raw.get("exchange_network_netmask") or "255.255.255.0")
+        if prefix < 1 or prefix > 32:
+            raise NetError(f"{NETWORK} › Netmask", f"/{prefix} is not a usable netmask")
+        netmask = _netmask(prefix)
+        subnet = ipaddress.IPv4Interface(f"{address}/{prefix}").network
+        if prefix < 31 and ipaddress.IPv4Address(address) in (subnet.network_address, subnet.broadcast_address):
+            raise NetError(f"{NETWORK} › Address", f"{address} is the network or broadcast address of {subnet}")
+        if str(raw.get("exchange_network_gateway") or "").strip():
+            gateway = _ipv4(f"{NETWORK} › Gateway", raw.get("exchange_network_gateway"))
+            if ipaddress.IPv4Address(gateway) not in subnet:
+                raise NetError(f"{NETWORK} › Gateway", f"{gateway} is not in the node's subnet {subnet}")
+            if gateway == address:
+                raise NetError(f"{NETWORK} › Gateway", f"{gateway} is the node's own address")
+    if mode == "dhcp":
+        address, netmask, gateway = "", "", ""
+    vlan: int | None = None
+    if raw.get("exchange_network_vlan_id") not in (None, ""):
+        text = str(raw.get("exchange_network_vlan_id")).strip()
+        if not text.isdigit() or not 1 <= int(text) <= 4094:
+            raise NetError(f"{NETWORK} › vLAN Identifier", f"{text!r} is not a VLAN number (1-4094)")
+        vlan = int(text)
+    routes = []
+    for index, route in enumerate(raw.get("exchange_network_static_routes") or [], start=1):
+        field = f"{NETWORK} › Static Routes › Route {index}"
+        if not isinstance(route, dict):
+            raise NetError(field, "a route needs network, netmask and router")
+        net_address = _ipv4(f"{field} › Network", route.get("network"))
+        length = _prefix(f"{field} › Netmask", route.get("netmask", "255.255.255.255"))
+        try:
+            network = ipaddress.IPv4Network(f"{net_address}/{length}")
+        except ValueError:
+            raise NetError(f"{field} › Network", f"{net_address} has host bits set for netmask /{length}") from None
+        router = _ipv4(f"{field} › Router", route.get("router"))
+        if address and ipaddress.IPv4Address(router) not in ipaddress.IPv4Interface(f"{address}/{netmask}").network:
+            raise NetError(f"{field} › Router", f"{router} is not in the node's subnet {ipaddress.IPv4Interface(f'{address}/{netmask}').network}")
+        routes.append({"network": str(network.network_address), "netmask": str(network.netmask), "router": router})
+    dns = [_ipv4(f"{NETWORK} › DNS server {index}", server) for index, server in enumerate(raw.get("exchange_network_dns_servers") or [], start=1)]
+    return {
+        "exchange_network_interface": interface,
+        "exchange_network_mode": mode,
+        "exchange_network_hostname": name,
+        "exchange_network_address": address,
+        "exchange_network_netmask": netmask,
+        "exchange_network_gateway": gateway,
+        "exchange_network_vlan_id": vlan,
+        "exchange_network_static_routes": routes,
+        "exchange_network_dns_servers": dns,
+    }
+
+
+def device(config: t.Mapping[str, t.Any]) -> str:
+    """The device that carries the address: the interface, or its 802.1Q sub-interface."""
+    vlan = config["exchange_network_vlan_id"]
+    return f"{config['exchange_network_interface']}.{vlan}" if vlan else str(config["exchange_network_interface"])
+
+
+def _cidr(config: t.Mapping[str, t.Any]) -> str:
+    return str(ipaddress.IPv4Interface(f"{config['exchange_network_address']}/{config['exchange_network_netmask']}").with_prefixlen)
+
+
+def _route_cidr(route: t.Mapping[str, str]) -> str:
+    return str(ipaddress.IPv4Network(f"{route['network']}/{route['netmask']}"))
+
+
+# --- rendering -------------------------------------------------------------------------
+_STANZA = ("iface", "mapping", "auto", "source", "source-directory", "rewrite", "template")
+
+
+def _ifupdown_owned(line: str, names: t.Collection[str]) -> tuple[bool, str]:
+    """Is ``line`` a stanza start about one of ``names``? Returns (starts_stanza, kept_line)."""
+    words = line.split()
+    if not words or line[:1] in (" ", "\t") or words[0].startswith("#"):
+        return False, line
+    if words[0] == "auto" or words[0].startswith("allow-"):
+        kept = [word for word in words[1:] if word not in names]
+        if len(kept) == len(words) - 1:
+            return True, line
+        return True, f"{words[0]} {' '.join(kept)}\n" if kept else ""
+    return words[0] in _STANZA, line
+
+
+def strip_ifupdown_main(text: str, names: t.Collection[str]) -> str:
+    """The main interfaces file without the stanzas of ``names`` (they move to our file)."""
+    out: list[str] = []
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        starts, kept = _ifupdown_owned(line, names)
+        words = line.split()
+        if starts:
+            dropping = words[0] in ("iface", "mapping") and len(words) > 1 and words[1] in names
+            if not dropping:
+                out.append(kept)
+            continue
+        if dropping and words and not words[0].startswith("#"):
+            continue
+        out.append(line)
+    result = "".join(out)
+    if not re.search(r"^\s*(source\s+/etc/network/interfaces\.d/\*|source-directory\s+/etc/network/interfaces\.d)\s*$", result, re.M):
+        result = result.rstrip("\n") + "\n\nsource /etc/network/interfaces.d/*\n"
+    return result
+
+
+def render_ifupdown(config: t.Mapping[str, t.Any]) -> str:
+    iface = config["exchange_network_interface"]
+    dev = device(config)
+    lines = [HEADER]
+    if dev != iface:
+        lines += [f"auto {iface}\n", f"iface {iface} inet manual\n", "\n"]
+    lines.append(f"auto {dev}\n")
+    if config["exchange_network_mode"] == "dhcp":
+        lines.append(f"iface {dev} inet dhcp\n")
+    else:
+        lines += [f"iface {dev} inet static\n", f"    address {_cidr(config)}\n"]
+        if config["exchange_network_gateway"]:
+            lines.append(f"    gateway {config['exchange_network_gateway']}\n")
+    if dev != iface:
+        lines.append(f"    vlan-raw-device {iface}\n")
+    for route in config["exchange_network_static_routes"]:
+        lines.append(f"    up ip route replace {_route_cidr(route)} via {route['router']} dev {dev}\n")
+        lines.append(f"    down ip route del {_route_cidr(route)} via {route['router']} dev {dev} || true\n")
+    return "".join(lines)
+
+
+def render_networkd(config: t.Mapping[str, t.Any]) -> dict[str, str]:
+    iface = config["exchange_network_interface"]
+    dev = device(config)
+    files: dict[str, str] = {}
+    body = [HEADER, "[Match]\n", f"Name={dev}\n", "\n", "[Network]\n"]
+    if config["exchange_network_mode"] == "dhcp":
+        body.append("DHCP=ipv4\n")
+    else:
+        body.append(f"Address={_cidr(config)}\n")
+        if config["exchange_network_gateway"]:
+            body.append(f"Gateway={config['exchange_network_gateway']}\n")
+    body += [f"DNS={server}\n" for server in config["exchange_network_dns_servers"]]
+    body.append("LinkLocalAddressing=no\nIPv6AcceptRA=no\n")
+    for route in config["exchange_network_static_routes"]:
+        body += ["\n", "[Route]\n", f"Destination={_route_cidr(route)}\n", f"Gateway={route['router']}\n"]
+    files[f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{dev}.network"] = "".join(body)
+    if dev != iface:
+        files[f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{iface}.network"] = "".join(
+            [HEADER, "[Match]\n", f"Name={iface}\n", "\n", "[Network]\n", f"VLAN={dev}\n", "LinkLocalAddressing=no\nIPv6AcceptRA=no\n"]
+        )
+        files[f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{dev}.netdev"] = "".join(
+            [HEADER, "[NetDev]\n", f"Name={dev}\n", "Kind=vlan\n", "\n", "[VLAN]\n", f"Id={config['exchange_network_vlan_id']}\n"]
+        )
+    return files
+
+
+def config_text(config: t.Mapping[str, t.Any]) -> str:
+    return json.dumps(dict(config), indent=2, sort_keys=True) + "\n"
+
+
+# --- the host ----------------------------------------------------------------------------
+def _run(argv: list[str], timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        result = subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: not found")
+    if check and result.returncode != 0:
+        raise NetError("", f"{' '.join(argv)} failed: {(result.stderr or result.stdout).strip()}")
+    return result
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _write(path: str, content: str | None) -> None:
+    if content is None:
+        if os.path.lexists(path):
+            os.unlink(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if path in (RESOLV, HOSTNAME) and os.path.exists(path) and not os.path.islink(path):
+        # Written in place: a container bind-mounts these, and a rename cannot replace a mount.
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        return
+    tmp = f"{path}.exlb-tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def _unit_state(unit: str, verb: str) -> str:
+    return _run(["systemctl", verb, unit], timeout=10).stdout.strip()
+
+
+def detect_stack() -> str:
+    """ifupdown or networkd: what the host really uses, or an error naming what it found."""
+    has_ifupdown = shutil.which("ifup") is not None and os.path.exists(IFUPDOWN_MAIN)
+    networkd = _unit_state("systemd-networkd.service", "is-enabled") == "enabled" or _unit_state("systemd-networkd.service", "is-active") == "active"
+    if has_ifupdown and (_unit_state("networking.service", "is-enabled") == "enabled" or not networkd):
+        return "ifupdown"
+    if networkd:
+        return "networkd"
+    if _unit_state("NetworkManager.service", "is-active") == "active":
+        raise NetError("", "this host runs NetworkManager; the appliance supports ifupdown and systemd-networkd")
+    raise NetError("", "no network stack found: install ifupdown (as Debian's installer does) or enable systemd-networkd")
+
+
+def _link_exists(name: str) -> bool:
+    return os.path.exists(f"/sys/class/net/{name}")
+
+
+def _managed_networkd_files() -> list[str]:
+    try:
+        names = os.listdir(NETWORKD_DIR)
+    except FileNotFoundError:
+        return []
+    return sorted(f"{NETWORKD_DIR}/{name}" for name in names if name.startswith(NETWORKD_PREFIX))
+
+
+def desired_files(config: t.Mapping[str, t.Any], stack: str) -> dict[str, str | None]:
+    """Every file the configuration owns, with its wanted content (None: must not exist)."""
+    files: dict[str, str | None] = {CONFIG: config_text(config), FACT: config_text(config)}
+    iface = config["exchange_network_interface"]
+    if stack == "ifupdown":
+        main = _read(IFUPDOWN_MAIN) or ""
+        names = {iface, device(config)} | {name for name in _ifupdown_names() if name.startswith(f"{iface}.")}
+        files[IFUPDOWN_MAIN] = strip_ifupdown_main(main, names)
+        files[IFUPDOWN_FILE] = render_ifupdown(config)
+    else:
+        wanted = render_networkd(config)
+        for path in _managed_networkd_files():
+            files[path] = None
+        files.update(wanted)
+    if config["exchange_network_mode"] == "static" and config["exchange_network_dns_servers"]:
+        current = _read(RESOLV) or ""
+        kept = [line for line in current.splitlines(keepends=True) if not line.startswith("nameserver") and not line.startswith(HEADER[:20])]
+        files[RESOLV] = HEADER + "".join(kept) + "".join(f"nameserver {server}\n" for server in config["exchange_network_dns_servers"])
+    if config["exchange_network_hostname"]:
+        files[HOSTNAME] = config["exchange_network_hostname"] + "\n"
+    return files
+
+
+def _ifupdown_names() -> list[str]:
+    names = []
+    for text in (_read(IFUPDOWN_MAIN) or "", _read(IFUPDOWN_FILE) or ""):
+        names += re.findall(r"^\s*iface\s+(\S+)", text, re.M)
+    return names
+
+
+def plan(config: t.Mapping[str, t.Any], stack: str | None = None) -> dict[str, t.Any]:
+    """What applying ``config`` would change: the files, each with before and after."""
+    stack = stack or detect_stack()
+    changes = []
+    for path, after in desired_files(config, stack).items():
+        before = _read(path)
+        if before != after:
+            changes.append({"path": path, "before": before, "after": after})
+    return {"stack": stack, "changed": bool(changes), "files": changes, "config": dict(config)}
+
+
+def check(config: t.Mapping[str, t.Any], stack: str) -> None:
+    """Refuse a configuration the host cannot take, before anything changes."""
+    iface = config["exchange_network_interface"]
+    if not _link_exists(iface):
+        raise NetError(f"{NETWORK} › interface (exchange_network_interface)", f"this host has no network interface {iface!r}")
+    if config["exchange_network_vlan_id"] and not os.path.exists("/proc/net/vlan"):
+        _run(["modprobe", "8021q"], timeout=10)
+        if not os.path.exists("/proc/net/vlan"):
+            raise NetError(f"{NETWORK} › vLAN Identifier", "this host's kernel has no 802.1Q VLAN support (module 8021q)")
+    if stack == "ifupdown":
+        path = f"{RUN_DIR}/netcfg-check.interfaces"
+        os.makedirs(RUN_DIR, exist_ok=True)
+        _write(path, render_ifupdown(config))
+        result = _run(["ifup", "--no-act", "--force", "-i", path, device(config)], timeout=20)
+        os.unlink(path)
+        if result.returncode != 0:
+            raise NetError("", f"ifupdown refuses the rendered configuration: {(result.stderr or result.stdout).strip()}")
+        if config["exchange_network_mode"] == "dhcp" and not (shutil.which("dhclient") or shutil.which("udhcpc") or shutil.which("dhcpcd")):
+            raise NetError(f"{NETWORK} › mode (exchange_network_mode)", "DHCP needs a DHCP client (isc-dhcp-client) on this host")
+
+
+# --- bringing interfaces down and up ----------------------------------------------------
+def _devices_of(iface: str) -> list[str]:
+    """The interface's VLAN sub-interfaces that exist now, and the interface (children first)."""
+    try:
+        names = os.listdir("/sys/class/net")
+    except FileNotFoundError:
+        names = []
+    return sorted(name for name in names if name.startswith(f"{iface}.")) + [iface]
+
+
+def _down(iface: str, stack: str) -> None:
+    for dev in _devices_of(iface):
+        if stack == "ifupdown":
+            _run(["ifdown", "--force", dev], timeout=30)
+        if dev != iface:
+            _run(["ip", "link", "del", dev], timeout=10)
+    _run(["ip", "-4", "addr", "flush", "dev", iface], timeout=10)
+    _run(["ip", "-4", "route", "flush", "dev", iface], timeout=10)
+
+
+def _up(iface: str, stack: str, dhcp_wait: float) -> None:
+    if stack == "networkd":
+        _run(["networkctl", "reload"], timeout=30)
+        _run(["ip", "link", "set", iface, "up"], timeout=10)
+        _run(["networkctl", "reconfigure", iface], timeout=30)
+        for dev in _devices_of(iface)[:-1]:
+            _run(["networkctl", "reconfigure", dev], timeout=30)
+        return
+    defined = set(_ifupdown_names())
+    for dev in [iface] + sorted(name for name in defined if name.startswith(f"{iface}.")):
+        if dev not in defined:
+            continue
+        try:
+            with subprocess.Popen(["ifup", "--force", dev], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True) as proc:
+                try:
+                    proc.wait(timeout=max(dhcp_wait, 5))
+                except subprocess.TimeoutExpired:
+                    # A DHCP client still waiting for a lease: stop waiting (the caller checks the address).
+                    os.killpg(proc.pid, 15)
+                    proc.wait(timeout=10)
+        except FileNotFoundError:
+            raise NetError("", "ifup is not installed") from None
+
+
+def addresses(dev: str) -> list[str]:
+    result = _run(["ip", "-4", "-o", "addr", "show", "dev", dev], timeout=10)
+    return re.findall(r"\binet (\d+\.\d+\.\d+\.\d+/\d+)", result.stdout)
+
+
+def _gateway_answers(gateway: str, dev: str, wait: float = 4.0) -> bool:
+    """Does the gateway answer ARP on ``dev``? (no ping needed: a datagram makes the kernel ask)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+                probe.sendto(b"exlb", (gateway, 9))
+            except OSError:
+                pass
+        time.sleep(0.5)
+        state = _run(["ip", "neigh", "show", gateway, "dev", dev], timeout=5).stdout
+        if re.search(r"\b(REACHABLE|STALE|DELAY|PROBE|PERMANENT)\b", state) and "lladdr" in state:
+            return True
+    return False
+
+
+def verify(config: t.Mapping[str, t.Any], dhcp_wait: float) -> str:
+    """The address the configuration gave, after checking it is there and the gateway answers."""
+    dev = device(config)
+    if config["exchange_network_mode"] == "dhcp":
+        deadline = time.monotonic() + dhcp_wait
+        while time.monotonic() < deadline:
+            found = addresses(dev)
+            if found:
+                return found[0].split("/")[0]
+            time.sleep(1)
+        raise NetError(f"{NETWORK} › DHCP", f"no DHCP lease on {dev} within {dhcp_wait:.0f} s")
+    wanted = _cidr(config)
+    deadline = time.monotonic() + 10
+    while wanted not in addresses(dev):
+        if time.monotonic() > deadline:
+            raise NetError(f"{NETWORK} › Address", f"{wanted} did not come up on {dev}")
+        time.sleep(0.5)
+    gateway = config["exchange_network_gateway"]
+    if gateway and not _gateway_answers(gateway, dev):
+        raise NetError(f"{NETWORK} › Gateway", f"{gateway} does not answer on {dev}")
+    return str(config["exchange_network_address"])
+
+
+# --- apply, confirm, roll back -----------------------------------------------------------
+def _backup_path() -> str:
+    return f"{STATE_DIR}/rollback.json"
+
+
+def _switch(files: t.Mapping[str, str | None], iface: str, stack: str, dhcp_wait: float) -> None:
+    _down(iface, stack)
+    for path, content in files.items():
+        _write(path, content)
+    _up(iface, stack, dhcp_wait)
+
+
+def rollback(reason: str = "") -> bool:
+    """Put back the files kept by the last apply and bring the interface up with them."""
+    saved = _read(_backup_path())
+    if saved is None:
+        return False
+    data = json.loads(saved)
+    _switch(data["files"], data["interface"], data["stack"], 15)
+    hostname_before = data["files"].get(HOSTNAME)
+    if hostname_before and HOSTNAME in data["files"]:
+        _run(["hostname", hostname_before.strip()], timeout=5)
+    os.unlink(_backup_path())
+    if reason:
+        _log(f"rolled back: {reason}")
+    return True
+
+
+def _log(message: str) -> None:
+    os.makedirs(STATE_DIR, exist_ok=True)
+    with open(f"{STATE_DIR}/netcfg.log", "a", encoding="utf-8") as handle:
+        handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+    _run(["logger", "-t", "exlb-netcfg", message], timeout=5)
+
+
+def apply(config: t.Mapping[str, t.Any], confirm_timeout: int = 0, dhcp_wait: float = 20, stack: str | None = None) -> dict[str, t.Any]:
+    """Apply ``config``; with ``confirm_timeout`` > 0 a guard reverts unless confirmed in time."""
+    stack = stack or detect_stack()
+    check(config, stack)
+    result = plan(config, stack)
+    if not result["changed"]:
+        return {**result, "address": config["exchange_network_address"], "token": ""}
+    if os.path.exists(_backup_path()):
+        rollback("a new apply arrived before the previous one was confirmed")
+    before = {change["path"]: change["before"] for change in result["files"]}
+    os.makedirs(STATE_DIR, exist_ok=True)
+    _write(_backup_path(), json.dumps({"files": before, "interface": config["exchange_network_interface"], "stack": stack}))
+    after = {change["path"]: change["after"] for change in result["files"]}
+    try:
+        _switch(after, config["exchange_network_interface"], stack, dhcp_wait)
+        if config["exchange_network_hostname"] and HOSTNAME in after:
+            _run(["hostname", config["exchange_network_hostname"]], timeout=5)
+        address = verify(config, dhcp_wait)
+    except NetError as error:
+        rollback(str(error))
+        raise NetError(error.field, f"{error.message}; the previous network configuration was restored") from None
+    token = ""
+    if confirm_timeout > 0:
+        token = secrets.token_hex(8)
+        os.makedirs(RUN_DIR, exist_ok=True)
+        # The installed tool when there is one: under Ansible this file runs from a temporary zip.
+        program = [TOOL] if os.access(TOOL, os.X_OK) else [sys.executable, os.path.abspath(__file__)]
+        subprocess.Popen(  # pylint: disable=consider-using-with
+            program + ["guard", token, str(confirm_timeout)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+        )
+        _log(f"applied {device(config)} {address}; rolled back unless confirmed within {confirm_timeout} s (token {token})")
+    else:
+        commit()
+        _log(f"applied {device(config)} {address}")
+    return {**result, "address": address, "token": token}
+
+
+def commit() -> None:
+    """The applied configuration is the one to keep: forget the old files, silence the wizard."""
+    if os.path.exists(_backup_path()):
+        os.unlink(_backup_path())
+    _write(MARKER, "configured by exlb-netcfg\n")
+
+
+def confirm(token: str) -> bool:
+    """Confirm the pending apply ``token``; False when there is none (it was rolled back)."""
+    if not re.fullmatch(r"[0-9a-f]{16}", token) or not os.path.exists(_backup_path()):
+        return False
+    os.makedirs(RUN_DIR, exist_ok=True)
+    _write(f"{RUN_DIR}/netcfg.confirm-{token}", "confirmed\n")
+    commit()
+    return True
+
+
+def guard(token: str, timeout: int) -> None:
+    """Detached: revert the last apply unless ``token`` is confirmed within ``timeout`` seconds."""
+    flag = f"{RUN_DIR}/netcfg.confirm-{token}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(flag):
+            os.unlink(flag)
+            return
+        time.sleep(0.5)
+    if os.path.exists(flag):
+        os.unlink(flag)
+        return
+    rollback(f"no confirmation of {token} within {timeout} s")
+
+
+# --- the first-boot wizard (guide 4.1) ----------------------------------------------------
+def _read_key(stream: t.TextIO, timeout: float) -> str:
+    """One key within ``timeout`` seconds ("" when none), without waiting for Enter."""
+    fd = stream.fileno()
+    try:
+        import termios  # pylint: disable=import-outside-toplevel
+        import tty  # pylint: disable=import-outside-toplevel
+
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError):
+        ready = select.select([fd], [], [], timeout)[0]
+        return os.read(fd, 1).decode(errors="replace") if ready else ""
+    try:
+        tty.setcbreak(fd)
+        ready = select.select([fd], [], [], timeout)[0]
+        return os.read(fd, 1).decode(errors="replace") if ready else ""
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _ask(out: t.TextIO, inp: t.TextIO, question: str, default: str) -> str:
+    out.write(f"{question} ({default})? ")
+    out.flush()
+    line = inp.readline()
+    if not line:
+        raise EOFError
+    return line.strip() or default
+
+
+def _ask_valid(out: t.TextIO, inp: t.TextIO, question: str, default: str, valid: t.Callable[[str], object]) -> str:
+    """Ask until the answer passes ``valid``; a refused answer is named and asked again."""
+    while True:
+        answer = _ask(out, inp, question, default)
+        try:
+            valid(answer)
+            return answer
+        except NetError as error:
+            out.write(f"Error: {error}. Please type it again.\n")
+
+
+def default_interface() -> str:
+    """The interface of the default route, else the first Ethernet-like one."""
+    route = _run(["ip", "-4", "route", "show", "default"], timeout=5).stdout
+    found = re.search(r"\bdev (\S+)", route)
+    if found:
+        return found.group(1)
+    names = sorted(name for name in os.listdir("/sys/class/net") if name != "lo" and "." not in name)
+    return names[0] if names else "eth0"
+
+
+def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextIO = sys.stdin, out: t.TextIO = sys.stdout) -> int:
+    """The console dialogue of the guide's first boot; applies through :func:`apply`."""
+    say = out.write
+    say("\nWarning: No IP configuration found !\n")
+    say("Warning: DHCP configuration is available for test purpose only.\n")
+    say("Warning: A static IP configuration is recommended.\n")
+    say(f"Retrieve IP using DHCP or configure static ... {prompt_seconds:.0f}sec (D/s)? ")
+    out.flush()
+    choice = ""
+    deadline = time.monotonic() + prompt_seconds
+    while time.monotonic() < deadline:
+        key = _read_key(inp, max(0.0, deadline - time.monotonic()))
+        if key in ("s", "S"):
+            choice = "s"
+            break
+        if key in ("d", "D", "\r", "\n"):
+            choice = "D"
+            break
+    say(f"{choice or 'D (no key pressed)'}\n")
+    base: dict[str, t.Any] = {
+        "exchange_network_interface": interface,
+        "exchange_network_hostname": "",
+        "exchange_network_vlan_id": None,
+        "exchange_network_static_routes": [],
+        "exchange_network_dns_servers": [],
+    }
+    if choice == "s":
+        values = {"address": FALLBACK_ADDRESS, "netmask": FALLBACK_NETMASK, "gateway": "none"}
+        while True:
+            say("Configure IP manually\n")
+            config = None
+            while config is None:
+                values["address"] = _ask_valid(out, inp, "Use IP address", values["address"], lambda text: _ipv4(f"{NETWORK} › Address", text))
+                values["netmask"] = _ask_valid(out, inp, "Use netmask", values["netmask"], lambda text: _prefix(f"{NETWORK} › Netmask", text))
+                try:
+                    static = {**base, "exchange_network_mode": "static", "exchange_network_address": values["address"],
+                              "exchange_network_netmask": values["netmask"]}
+                    normalize(static)
+                except NetError as error:
+                    say(f"Error: {error}. Please type it again.\n")
+                    continue
+                values["gateway"] = _ask_valid(
+                    out, inp, "Use default gateway", values["gateway"],
+                    lambda text: normalize({**static, "exchange_network_gateway": "" if text.lower() == "none" else text}),
+                )
+                config = normalize({**static, "exchange_network_gateway": "" if values["gateway"].lower() == "none" else values["gateway"]})
+            out.write("Commit and save this configuration (N/y)? ")
+            out.flush()
+            answer = (inp.readline() or "").strip().lower()
+            if answer in ("y", "yes"):
+                break
+            say("Not saved.\n")
+        try:
+            result = apply(config, dhcp_wait=dhcp_wait)
+        except NetError as error:
+            say(f"Error: {error}\n")
+            return 1
+        address = result["address"]
+    else:
+        say(f"Retrieving an address using DHCP on {interface} ({dhcp_wait:.0f} s) ...\n")
+        out.flush()
+        try:
+            result = apply(normalize({**base, "exchange_network_mode": "dhcp"}), dhcp_wait=dhcp_wait)
+            address = result["address"]
+        except NetError as error:
+            say(f"{error}\n")
+            say(f"No DHCP answer: using {FALLBACK_ADDRESS}/{FALLBACK_NETMASK} as the guide's appliance does.\n")
+            fallback = normalize({**base, "exchange_network_mode": "static", "exchange_network_address": FALLBACK_ADDRESS,
+                                  "exchange_network_netmask": FALLBACK_NETMASK})
+            try:
+                result = apply(fallback, dhcp_wait=dhcp_wait)
+            except NetError as error2:
+                say(f"Error: {error2}\n")
+                return 1
+            address = result["address"]
+            # Not a choice of the administrator: ask again at the next boot, as the appliance did.
+            if os.path.exists(MARKER):
+                os.unlink(MARKER)
+    say("\nManagement address :\n")
+    say(f"    {address} on {device(result['config'])}\n")
+    say(f"Reach it with:  ssh root@{address}\n")
+    say(f"then let Ansible take over: exchange_network_address: {address} in the inventory (see /etc/exchange-lb/network.json).\n")
+    out.flush()
+    return 0
+
+
+# --- command line -------------------------------------------------------------------------
+def _say(text: str, stream: t.TextIO = sys.stdout) -> None:
+    stream.write(f"{text}\n")
+    stream.flush()
+
+
+def _load(path: str) -> dict[str, t.Any]:
+    text = sys.stdin.read() if path == "-" else (_read(path) or "")
+    if not text.strip():
+        raise NetError("", f"no configuration in {path}")
+    return normalize(json.loads(text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="exlb-netcfg", description=__doc__.split("\n\n", maxsplit=1)[0] if __doc__ else "")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("show", help="print the stored configuration")
+    for name in ("check", "plan", "apply"):
+        command = sub.add_parser(name, help=f"{name} a configuration (JSON file, - for stdin)")
+        command.add_argument("--config", default=CONFIG)
+        if name == "apply":
+            command.add_argument("--confirm-timeout", type=int, default=0, help="roll back unless confirmed within N s")
+            command.add_argument("--dhcp-wait", type=float, default=20)
+    command = sub.add_parser("confirm", help="keep a pending apply")
+    command.add_argument("token")
+    command = sub.add_parser("guard", help=argparse.SUPPRESS)
+    command.add_argument("token")
+    command.add_argument("timeout", type=int)
+    sub.add_parser("rollback", help="put back the files of a pending apply")
+    command = sub.add_parser("wizard", help="the first-boot console dialogue (guide 4.1)")
+    command.add_argument("--interface", default="")
+    command.add_argument("--prompt-seconds", type=float, default=10)
+    command.add_argument("--dhcp-wait", type=float, default=20)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "show":
+            sys.stdout.write(_read(CONFIG) or "{}\n")
+        elif args.command == "check":
+            config = _load(args.config)
+            check(config, detect_stack())
+            _say("ok")
+        elif args.command == "plan":
+            _say(json.dumps(plan(_load(args.config)), indent=2))
+        elif args.command == "apply":
+            _say(json.dumps(apply(_load(args.config), args.confirm_timeout, args.dhcp_wait), indent=2))
+        elif args.command == "confirm":
+            if not confirm(args.token):
+                _say(f"nothing to confirm for {args.token}: the change was rolled back or never made", sys.stderr)
+                return 1
+            _say("confirmed")
+        elif args.command == "guard":
+            guard(args.token, args.timeout)
+        elif args.command == "rollback":
+            _say("rolled back" if rollback("asked on the command line") else "nothing to roll back")
+        elif args.command == "wizard":
+            return wizard(args.interface or default_interface(), args.prompt_seconds, args.dhcp_wait)
+    except NetError as error:
+        _say(f"exlb-netcfg: {error}", sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""exlb-netcfg: validation, rendering for ifupdown and systemd-networkd, the plan's network part."""
+
+from __future__ import annotations
+
+import io
+import typing as t
+
+import pytest
+
+from ansible_collections.exchange_lb.appliance.plugins.module_utils import _netcfg
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import NetError, normalize, render_ifupdown, render_networkd, strip_ifupdown_main
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan
+
+STATIC: dict[str, t.Any] = {
+    "exchange_network_interface": "ens18",
+    "exchange_network_address": "10.0.0.17",
+    "exchange_network_netmask": "255.255.0.0",
+    "exchange_network_gateway": "10.0.1.1",
+    "exchange_network_static_routes": [
+        {"network": "172.16.0.0", "netmask": "255.240.0.0", "router": "10.0.0.254"},
+        {"network": "192.168.10.0", "netmask": "24", "router": "10.0.0.253"},
+    ],
+    "exchange_network_dns_servers": ["10.0.0.2"],
+}
+
+PLAN_BASE: dict[str, t.Any] = {
+    "network_address": "10.0.0.17",
+    "network_netmask": "255.255.0.0",
+    "cas_servers": [{"name": "cas1", "address": "10.0.0.15"}, {"name": "cas2", "address": "10.0.0.16"}],
+    "http_mode": "clear",
+}
+
+
+def test_normalize_fills_every_key_and_canonical_forms() -> None:
+    config = normalize(STATIC)
+    assert config["exchange_network_mode"] == "static"
+    assert config["exchange_network_netmask"] == "255.255.0.0"
+    assert config["exchange_network_vlan_id"] is None
+    assert config["exchange_network_static_routes"][1] == {"network": "192.168.10.0", "netmask": "255.255.255.0", "router": "10.0.0.253"}
+    assert set(config) == set(_netcfg.KEYS)
+    assert normalize(config) == config
+
+
+def test_dhcp_drops_the_static_values() -> None:
+    config = normalize({**STATIC, "exchange_network_mode": "dhcp", "exchange_network_static_routes": []})
+    assert (config["exchange_network_address"], config["exchange_network_gateway"]) == ("", "")
+    assert "iface ens18 inet dhcp" in render_ifupdown(config)
+    assert "DHCP=ipv4" in render_networkd(config)["/etc/systemd/network/10-exchange-lb-ens18.network"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"exchange_network_address": "10.0.0.300"}, "Network › Address: '10.0.0.300' is not an IPv4 address (like 192.168.0.200)"),
+        ({"exchange_network_address": ""}, "Network › Address: an IPv4 address is required"),
+        ({"exchange_network_netmask": "255.0.255.0"}, "Network › Netmask: '255.0.255.0' is not a netmask"),
+        ({"exchange_network_gateway": "10.1.1.1"}, "Network › Gateway: 10.1.1.1 is not in the node's subnet 10.0.0.0/16"),
+        ({"exchange_network_gateway": "10.0.0.17"}, "Network › Gateway: 10.0.0.17 is the node's own address"),
+        ({"exchange_network_address": "10.0.0.0"}, "Network › Address: 10.0.0.0 is the network or broadcast address of 10.0.0.0/16"),
+        ({"exchange_network_vlan_id": 4095}, "Network › vLAN Identifier: '4095' is not a VLAN number (1-4094)"),
+        ({"exchange_network_static_routes": [{"network": "172.16.0.1", "netmask": "16", "router": "10.0.0.254"}]},
+         "Network › Static Routes › Route 1 › Network: 172.16.0.1 has host bits set for netmask /16"),
+        ({"exchange_network_static_routes": [{"network": "172.16.0.0", "netmask": "16", "router": "192.168.1.1"}]},
+         "Network › Static Routes › Route 1 › Router: 192.168.1.1 is not in the node's subnet 10.0.0.0/16"),
+        ({"exchange_network_dns_servers": ["dns.example"]}, "Network › DNS server 1: 'dns.example' is not an IPv4 address"),
+        ({"exchange_network_interface": "eth0; reboot"}, "Network › interface (exchange_network_interface): 'eth0; reboot' is not a network interface name"),
+        ({"exchange_network_mode": "bootp"}, "Network › mode (exchange_network_mode): unknown value 'bootp'"),
+        ({"exchange_network_hostname": "lb_1"}, "Network › Hostname: 'lb_1' is not a valid host name"),
+        ({"exchange_network_color": "blue"}, "settings: unknown key(s): exchange_network_color"),
+    ],
+)
+def test_bad_values_name_the_wui_field(changes: dict[str, t.Any], message: str) -> None:
+    with pytest.raises(NetError) as error:
+        normalize({**STATIC, **changes})
+    assert str(error.value).startswith(message)
+
+
+def test_ifupdown_static_with_gateway_and_routes() -> None:
+    text = render_ifupdown(normalize(STATIC))
+    assert text.startswith("# Managed by exchange_lb.appliance")
+    assert "auto ens18\niface ens18 inet static\n    address 10.0.0.17/16\n    gateway 10.0.1.1\n" in text
+    assert "    up ip route replace 172.16.0.0/12 via 10.0.0.254 dev ens18\n" in text
+    assert "    up ip route replace 192.168.10.0/24 via 10.0.0.253 dev ens18\n" in text
+
+
+def test_ifupdown_vlan_puts_the_address_on_the_sub_interface() -> None:
+    text = render_ifupdown(normalize({**STATIC, "exchange_network_vlan_id": 20}))
+    assert "iface ens18 inet manual\n" in text
+    assert "auto ens18.20\niface ens18.20 inet static\n    address 10.0.0.17/16\n" in text
+    assert "    vlan-raw-device ens18\n" in text
+    assert "dev ens18.20" in text
+
+
+def test_networkd_vlan_has_a_netdev_and_the_parent_carries_it() -> None:
+    files = render_networkd(normalize({**STATIC, "exchange_network_vlan_id": 20}))
+    parent = files["/etc/systemd/network/10-exchange-lb-ens18.network"]
+    vlan = files["/etc/systemd/network/10-exchange-lb-ens18.20.network"]
+    assert "Name=ens18\n" in parent and "VLAN=ens18.20\n" in parent and "Address=" not in parent
+    assert "Kind=vlan\n" in files["/etc/systemd/network/10-exchange-lb-ens18.20.netdev"]
+    assert "Id=20\n" in files["/etc/systemd/network/10-exchange-lb-ens18.20.netdev"]
+    assert "Address=10.0.0.17/16\nGateway=10.0.1.1\nDNS=10.0.0.2\n" in vlan
+    assert "[Route]\nDestination=172.16.0.0/12\nGateway=10.0.0.254\n" in vlan
+
+
+def test_the_installers_stanza_moves_out_of_the_main_file() -> None:
+    installer = (
+        "# This file describes the network interfaces available on your system\n"
+        "source /etc/network/interfaces.d/*\n\n"
+        "# The loopback network interface\nauto lo\niface lo inet loopback\n\n"
+        "# The primary network interface\nallow-hotplug ens18\niface ens18 inet dhcp\n"
+        "  hostname lb1\n\nauto ens19 ens18\niface ens19 inet manual\n"
+    )
+    text = strip_ifupdown_main(installer, {"ens18"})
+    assert "ens18" not in text
+    assert "iface lo inet loopback" in text and "auto ens19\niface ens19 inet manual\n" in text
+    assert "hostname lb1" not in text
+    assert strip_ifupdown_main(text, {"ens18"}) == text
+
+
+def test_a_main_file_without_source_gets_one() -> None:
+    assert strip_ifupdown_main("auto lo\niface lo inet loopback\n", {"eth0"}).endswith("\nsource /etc/network/interfaces.d/*\n")
+
+
+def test_the_plan_has_no_network_part_unless_managed() -> None:
+    assert build_plan(PLAN_BASE).network is None
+
+
+def test_the_plan_network_part_is_the_tools_configuration() -> None:
+    plan = build_plan(
+        {**PLAN_BASE, "network_manage": True, "network_interface": "ens18", "network_gateway": "10.0.1.1", "network_hostname": "lb1",
+         "network_vlan_id": 20, "network_static_routes": [{"network": "172.16.0.0", "netmask": "12", "router": "10.0.0.254"}],
+         "network_dns_servers": ["10.0.0.2"]}
+    )
+    assert plan.network == {
+        "exchange_network_interface": "ens18",
+        "exchange_network_mode": "static",
+        "exchange_network_hostname": "lb1",
+        "exchange_network_address": "10.0.0.17",
+        "exchange_network_netmask": "255.255.0.0",
+        "exchange_network_gateway": "10.0.1.1",
+        "exchange_network_vlan_id": 20,
+        "exchange_network_static_routes": [{"network": "172.16.0.0", "netmask": "255.240.0.0", "router": "10.0.0.254"}],
+        "exchange_network_dns_servers": ["10.0.0.2"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"network_interface": ""}, "Network › interface (exchange_network_interface): required"),
+        ({"network_mode": "bootp"}, "Network › mode (exchange_network_mode): unknown value 'bootp'"),
+        ({"network_dns_servers": ["10.0.0.300"]}, "Network › DNS server 1: '10.0.0.300' is not an IPv4 address"),
+        ({"network_dns_servers": "10.0.0.2"}, "Network › DNS servers (exchange_network_dns_servers): a list"),
+        ({"network_rollback_timeout": 0}, "Network › rollback timeout (exchange_network_rollback_timeout): 0 is out of range"),
+        ({"network_static_routes": [{"network": "172.16.0.0", "netmask": "12", "router": "10.9.0.1"}]},
+         "Network › Static Routes › Route 1 › Router: 10.9.0.1 is not in the node's subnet 10.0.0.0/16"),
+    ],
+)
+def test_the_plan_refuses_bad_network_settings_naming_the_field(changes: dict[str, t.Any], message: str) -> None:
+    with pytest.raises(PlanError) as error:
+        build_plan({**PLAN_BASE, "network_manage": True, "network_interface": "ens18", **changes})
+    assert str(error.value).startswith(message)
+
+
+class _Keys(io.StringIO):
+    """A console without a terminal: lines for questions; no key for the D/s prompt."""
+
+    def fileno(self) -> int:
+        raise OSError("not a terminal")
+
+
+def test_wizard_reprompts_a_bad_address_and_says_not_saved_on_n(monkeypatch: pytest.MonkeyPatch) -> None:
+    applied: list[dict[str, t.Any]] = []
+
+    def fake_key(stream: t.Any, timeout: float) -> str:
+        return "s"
+
+    def record(config: dict[str, t.Any], *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
+        applied.append(config)
+        return {"address": config["exchange_network_address"], "config": config}
+
+    monkeypatch.setattr(_netcfg, "_read_key", fake_key)
+    monkeypatch.setattr(_netcfg, "apply", record)
+    answers = _Keys("10.0.0.300\n10.0.0.17\n255.0.255.0\n255.255.0.0\n10.9.9.9\n10.0.1.1\nn\n\n\n\ny\n")
+    out = io.StringIO()
+    assert _netcfg.wizard("ens18", 10, 5, inp=answers, out=out) == 0
+    text = out.getvalue()
+    assert "Use IP address (192.168.0.200)? Error: Network › Address: '10.0.0.300' is not an IPv4 address" in text
+    assert "Error: Network › Netmask: '255.0.255.0' is not a netmask" in text
+    assert "Error: Network › Gateway: 10.9.9.9 is not in the node's subnet 10.0.0.0/16. Please type it again." in text
+    assert "Not saved." in text
+    assert text.count("Configure IP manually") == 2
+    assert "Use IP address (10.0.0.17)?" in text  # the values typed before are the defaults
+    assert applied == [normalize({"exchange_network_interface": "ens18", "exchange_network_address": "10.0.0.17",
+                                  "exchange_network_netmask": "255.255.0.0", "exchange_network_gateway": "10.0.1.1"})]
+    assert "10.0.0.17 on ens18" in text
