@@ -11,8 +11,10 @@ BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
 SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network operations
-# The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x, keepalived 2.3.
-SCENARIOS_DEBIAN13 ?= skeleton data_offload_stunnel data_bridge ha_pair
+# The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x (both TLS engines,
+# ssl-bridge, SNI). skeleton and ha_pair pass there too (SCENARIOS_DEBIAN13="..." to run them);
+# they are left out of make test to keep CI within its time.
+SCENARIOS_DEBIAN13 ?= data_offload_stunnel data_bridge
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux \
 	wrk
