@@ -305,10 +305,11 @@ def test_a_cluster_identifier_another_router_advertises_is_refused_before_anythi
     finally:
         stop.set()
         speaker.join(5)
-    assert result.returncode != 0, result.stdout
+    output = result.stdout + " " + result.stderr  # ansible-core 2.19 writes the failure to stderr
+    assert result.returncode != 0, output
     message = f"High Availability › Cluster Identifier: {TAKEN} is already used on this network by {CLIENT_ADDRESS}"
-    assert message in result.stdout, result.stdout
-    assert "10.89.60.199" in result.stdout  # the other router's virtual address is named too
+    assert message in output, output
+    assert "10.89.60.199" in output  # the other router's virtual address is named too
     assert on(MASTER, "sha256sum /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg") == before
     # the pair serves on as before (the address where the previous test left it)
     assert len(where_is_vip()) == 1 and get().status == 200
@@ -324,6 +325,7 @@ def test_a_cluster_identifier_another_pair_of_the_inventory_uses_is_refused(tmp_
     )
     before = on(MASTER, "sha256sum /etc/keepalived/keepalived.conf")
     result = run_playbook("-i", str(other), "--limit", MASTER, "-e", json.dumps({"exchange_vrrp_survey_seconds": 0}))
-    assert result.returncode != 0, result.stdout
-    assert "High Availability › Cluster Identifier: 60 is also the identifier of other-lb1 (10.89.60.240)" in result.stdout, result.stdout
+    output = result.stdout + " " + result.stderr
+    assert result.returncode != 0, output
+    assert "High Availability › Cluster Identifier: 60 is also the identifier of other-lb1 (10.89.60.240)" in output, output
     assert on(MASTER, "sha256sum /etc/keepalived/keepalived.conf") == before
