@@ -47,11 +47,12 @@ def ctx() -> ssl.SSLContext:
     return c
 
 
-def get(ip: str, path: str = "/owa/", timeout: float = 1.0, tls: bool = True) -> int:
+def get(ip: str, path: str = "/owa/", timeout: float = 1.0, tls: bool = True,
+        context: ssl.SSLContext | None = None) -> int:
     """One request on a new connection; the status, or 0 when it failed."""
     conn: http.client.HTTPConnection
     if tls:
-        conn = http.client.HTTPSConnection(ip, 443, timeout=timeout, context=ctx())
+        conn = http.client.HTTPSConnection(ip, 443, timeout=timeout, context=context or ctx())
     else:
         conn = http.client.HTTPConnection(ip, 80, timeout=timeout)
     try:
@@ -71,6 +72,7 @@ class Prober:
     def __init__(self, ip: str, threads: int = 2, interval: float = 0.02, timeout: float = 1.0,
                  max_seconds: float = 30, max_requests: int = 20000) -> None:
         self.ip, self.interval, self.timeout = ip, interval, timeout
+        self.context = ctx()    # built here: a missing lab CA fails the caller, not a thread silently
         self.max_seconds, self.max_requests = max_seconds, max_requests
         self.samples: list[tuple[float, float, bool]] = []
         self._stop = threading.Event()
@@ -83,7 +85,7 @@ class Prober:
         end = time.monotonic() + self.max_seconds
         while not self._stop.is_set() and time.monotonic() < end and len(self.samples) < self.max_requests:
             t0 = time.monotonic()
-            ok = get(self.ip, timeout=self.timeout) == 200
+            ok = get(self.ip, timeout=self.timeout, context=self.context) == 200
             with self._lock:
                 self.samples.append((t0, time.monotonic(), ok))
             time.sleep(self.interval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import time
@@ -29,7 +30,9 @@ def test_a_missing_speed_line_is_an_error() -> None:
         bench.parse_speed("nothing here\n", "rsa")
 
 
-def test_recovery_is_measured_from_the_fault_to_the_first_answer_after_the_last_failure() -> None:
+def test_recovery_is_measured_from_the_fault_to_the_first_answer_after_the_last_failure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "ctx", ssl.create_default_context)
     probe = bench.Prober("127.0.0.1", threads=0)
     t0 = time.monotonic()
     probe.samples = [(t0 - 1, t0 - 0.9, True), (t0 + 0.1, t0 + 0.4, False), (t0 + 0.5, t0 + 0.8, False),
@@ -40,7 +43,15 @@ def test_recovery_is_measured_from_the_fault_to_the_first_answer_after_the_last_
     assert probe.recovery_after(t0) == 0.0
 
 
-def test_a_prober_against_a_closed_port_counts_failures_and_stops_in_time() -> None:
+def test_a_prober_needs_the_lab_ca_and_says_so_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Without the lab's PKI (a fresh clone before `lab up`) the prober fails in the caller, not in a thread."""
+    monkeypatch.setattr(bench.app, "PKI", tmp_path)
+    with pytest.raises(FileNotFoundError):
+        bench.Prober("127.0.0.1", threads=1)
+
+
+def test_a_prober_against_a_closed_port_counts_failures_and_stops_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "ctx", ssl.create_default_context)   # no lab PKI needed: nothing answers
     started = time.monotonic()
     with bench.Prober("127.0.0.1", threads=1, interval=0.01, timeout=0.2, max_seconds=0.5) as probe:
         time.sleep(0.3)
