@@ -24,7 +24,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
 	lab-test molecule molecule-debian13 build clean \
-	bench bench-smoke drills drills-smoke
+	bench bench-smoke drills drills-smoke sslyze
 
 help:
 	@echo "make demo   - install what is needed, start the lab, configure the demo appliance"
@@ -99,7 +99,7 @@ lint: venv
 	mkdir -p .build/ansible-home
 	ANSIBLE_HOME=$(CURDIR)/.build/ansible-home $(BIN)/ansible-lint --offline --profile production -q
 	@echo "==> shellcheck"
-	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run
+	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run roles/keepalived/files/exlb-*
 	@echo "==> antsibull-docs lint (module and role documentation)"
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	@echo "==> mypy (module_utils)"
@@ -152,11 +152,20 @@ bench: deps venv lab-up-standins
 bench-smoke: deps venv lab-up-standins
 	$(BIN)/python bench/bench.py --smoke
 
-drills: deps venv lab-up-standins
+drills: deps venv sslyze lab-up-standins
 	$(BIN)/python bench/drills.py
 
-drills-smoke: deps venv lab-up-standins
+drills-smoke: deps venv sslyze lab-up-standins
 	$(BIN)/python bench/drills.py --smoke
+
+# sslyze pins an older cryptography than the collection's venv: a venv of its own
+SSLYZE_VENV := .build/sslyze
+sslyze: $(SSLYZE_VENV)/bin/.stamp
+$(SSLYZE_VENV)/bin/.stamp: bench/requirements-sslyze.txt
+	@echo "==> sslyze in $(SSLYZE_VENV)"
+	$(PYTHON) -m venv $(SSLYZE_VENV)
+	$(SSLYZE_VENV)/bin/pip install -q -r bench/requirements-sslyze.txt
+	touch $@
 
 docs:
 	$(BIN)/python tools/gen_variables_doc.py

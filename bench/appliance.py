@@ -35,7 +35,7 @@ class Node:
     name: str        # container
     host: str        # inventory and host name
     ip: str
-    kind: str        # lb | cas
+    kind: str        # lb | cas | hub
     vars: dict[str, t.Any] = field(default_factory=dict)
 
 
@@ -51,14 +51,18 @@ CAS = [
     Node("exlb-bench-cas1", "bcas1", "10.89.60.85", "cas"),
     Node("exlb-bench-cas2", "bcas2", "10.89.60.86", "cas"),
 ]
-ALL = LBS + CAS
+HUBS = [
+    Node("exlb-bench-hub1", "bhub1", "10.89.60.88", "hub"),
+    Node("exlb-bench-hub2", "bhub2", "10.89.60.89", "hub"),
+]
+ALL = LBS + CAS + HUBS
 
 
 def select_smoke() -> None:
     """The smoke run (CI): the pair and the stunnel node only (the ECDSA nodes are left out)."""
     global LBS, ALL
     LBS = [n for n in LBS if n.host in ("blb1", "blb2", "bstn")]
-    ALL = LBS + CAS
+    ALL = LBS + CAS + HUBS
 
 
 def by_host(host: str) -> Node:
@@ -68,6 +72,8 @@ def by_host(host: str) -> Node:
 def group_vars(advert: float) -> dict[str, t.Any]:
     return {
         "exchange_cas_servers": [{"name": n.host, "address": n.ip} for n in CAS],
+        "exchange_hub_servers": [{"name": n.host, "address": n.ip} for n in HUBS],
+        "exchange_smtp_mode": "clear",
         "exchange_http_mode": "ssl-offload",
         "exchange_http_host_name": "mail.mydomain.local",
         "exchange_http_certificate": str(PKI / "mail.mydomain.local.pfx"),
@@ -119,7 +125,7 @@ def start() -> None:
         if n.kind == "lb":
             args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN", NODE_IMAGE, "/sbin/init"]
         else:
-            args += ["-v", f"{PKI}/standin:/etc/lab/pki:ro", STANDIN_IMAGE, "/sbin/init", "--unit=lab-cas.target"]
+            args += ["-v", f"{PKI}/standin:/etc/lab/pki:ro", STANDIN_IMAGE, "/sbin/init", f"--unit=lab-{n.kind}.target"]
         podman(*args, timeout=60)
     deadline = time.monotonic() + 90
     for n in ALL:
@@ -128,6 +134,8 @@ def start() -> None:
     for n in CAS:
         wait_port(n.ip, 443, 60)
         wait_port(n.ip, 80, 60)
+    for n in HUBS:
+        wait_port(n.ip, 25, 60)
     log(f"started {len(ALL)} containers: {' '.join(n.name for n in ALL)}")
 
 

@@ -17,6 +17,7 @@ import argparse
 import base64
 import http.client
 import re
+import smtplib
 import ssl
 import subprocess
 import sys
@@ -66,13 +67,29 @@ def get(ip: str, path: str = "/owa/", timeout: float = 1.0, tls: bool = True,
         conn.close()
 
 
+def smtp_ok(ip: str, timeout: float = 1.0) -> bool:
+    """One SMTP session on a new connection (banner, EHLO, QUIT) through port 25."""
+    try:
+        with smtplib.SMTP(ip, 25, timeout=timeout) as smtp:
+            return smtp.ehlo("bench.lab.test")[0] == 250
+    except (OSError, smtplib.SMTPException):
+        return False
+
+
 class Prober:
-    """Threads sending new-connection requests to ip; bounded by max_seconds and max_requests."""
+    """Threads sending new-connection requests to ip; bounded by max_seconds and max_requests.
+
+    ``request(ip, timeout) -> bool`` is one request; the default is an HTTPS GET of /owa/ that must answer 200.
+    """
 
     def __init__(self, ip: str, threads: int = 2, interval: float = 0.02, timeout: float = 1.0,
-                 max_seconds: float = 30, max_requests: int = 20000) -> None:
+                 max_seconds: float = 30, max_requests: int = 20000,
+                 request: t.Callable[[str, float], bool] | None = None) -> None:
         self.ip, self.interval, self.timeout = ip, interval, timeout
-        self.context = ctx()    # built here: a missing lab CA fails the caller, not a thread silently
+        if request is None:
+            context = ctx()     # built here: a missing lab CA fails the caller, not a thread silently
+            request = lambda ip, timeout: get(ip, timeout=timeout, context=context) == 200  # noqa: E731
+        self.request = request
         self.max_seconds, self.max_requests = max_seconds, max_requests
         self.samples: list[tuple[float, float, bool]] = []
         self._stop = threading.Event()
@@ -85,7 +102,7 @@ class Prober:
         end = time.monotonic() + self.max_seconds
         while not self._stop.is_set() and time.monotonic() < end and len(self.samples) < self.max_requests:
             t0 = time.monotonic()
-            ok = get(self.ip, timeout=self.timeout, context=self.context) == 200
+            ok = self.request(self.ip, self.timeout)
             with self._lock:
                 self.samples.append((t0, time.monotonic(), ok))
             time.sleep(self.interval)

@@ -34,9 +34,10 @@ STN_IP = "10.89.60.83"
 
 
 def observe(ip: str, fault: t.Callable[[], object], settle: float, threads: int = 2,
-            timeout: float = 0.5) -> dict[str, t.Any]:
+            timeout: float = 0.5, request: t.Callable[[str, float], bool] | None = None) -> dict[str, t.Any]:
     """Send requests to ip, apply the fault, keep sending for `settle` s (bounded), return the figures."""
-    with bench.Prober(ip, threads=threads, interval=0.02, timeout=timeout, max_seconds=settle + 30) as probe:
+    with bench.Prober(ip, threads=threads, interval=0.02, timeout=timeout, max_seconds=settle + 30,
+                      request=request) as probe:
         time.sleep(0.5)
         t_fault = time.monotonic()
         fault()
@@ -71,6 +72,62 @@ def drill_cas_killed() -> dict[str, t.Any]:
     app.wait_port(cas.ip, 80, 60)
     back = bench.wait_server(cas.host, "UP", 60)
     res["note"] = f"{cas.host} back UP {back:.1f} s after restart" if back is not None else f"{cas.host} not UP 60 s after its restart"
+    return res
+
+
+def drill_hub_killed() -> dict[str, t.Any]:
+    """SMTP sessions (banner, EHLO, QUIT) through the VIP while a HUB stand-in is killed."""
+    hub = app.HUBS[0]
+    if bench.wait_server(hub.host, "UP", 30, pxname="bk_smtp") is None:
+        raise BenchError(f"{hub.host} is not UP in bk_smtp before the drill")
+    res = observe(app.VIP, lambda: podman("kill", hub.name, timeout=30), settle=15, timeout=1.0, request=bench.smtp_ok)
+    out = bench.wait_server(hub.host, "DOWN", 15, pxname="bk_smtp")
+    podman("start", hub.name, timeout=60)
+    app.wait_port(hub.ip, 25, 60)
+    back = bench.wait_server(hub.host, "UP", 60, pxname="bk_smtp")
+    res["note"] = ("SMTP sessions; " + (f"{hub.host} DOWN in bk_smtp" if out is not None else f"{hub.host} never marked DOWN")
+                   + (f", back UP {back:.1f} s after its restart" if back is not None else ", not UP 60 s after its restart"))
+    return res
+
+
+def drill_disk_full() -> dict[str, t.Any]:
+    """A configuration change while /etc/haproxy is full (a 1 MiB tmpfs filled up on the master): the run
+    must fail, the old haproxy.cfg stay whole and in force, and clients see nothing."""
+    app.wait_vip(LB1, 90)
+    cfg = "/etc/haproxy/haproxy.cfg"
+    before = pexec(LB1, f"sha256sum {cfg}", timeout=20).stdout.split()[0]
+    # the current files onto a small tmpfs over /etc/haproxy, then fill it (the rest of the disk is untouched)
+    pexec(LB1, "set -e; mkdir -p /run/exlb-drill && cp -a /etc/haproxy/. /run/exlb-drill/ && "
+               "mount -t tmpfs -o size=1m,mode=0755 exlb-drill /etc/haproxy && cp -a /run/exlb-drill/. /etc/haproxy/ && "
+               "(dd if=/dev/zero of=/etc/haproxy/.fill bs=4k 2>/dev/null || true)", timeout=30)
+    inv = app.write_inventory(0.1)
+    outcome: dict[str, t.Any] = {}
+
+    def fault() -> None:
+        t0 = time.monotonic()
+        # a changed Timeout changes haproxy.cfg
+        proc = run([str(app.ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inv), "--limit", "blb1",
+                    "-e", "exchange_http_timeout=31", str(app.ROOT / "site.yml")],
+                   timeout=400, env=app.playbook_env(), check=False)
+        outcome["rc"] = proc.returncode
+        outcome["seconds"] = round(time.monotonic() - t0, 1)
+        text = re.sub(r"\s+", " ", proc.stdout + proc.stderr)
+        msg = re.search(r"(No space left on device.{0,80})", text)
+        outcome["msg"] = msg.group(1) if msg else text[-160:]
+
+    try:
+        res = observe(app.VIP, fault, settle=2)
+        after = pexec(LB1, f"sha256sum {cfg}", timeout=20).stdout.split()[0]
+        running_ok = pexec(LB1, f"haproxy -c -q -f {cfg}", timeout=30, check=False).returncode == 0
+        leftovers = pexec(LB1, "ls -A /etc/haproxy | grep -v -x -e haproxy.cfg -e .fill -e errors || true",
+                          timeout=20).stdout.split()
+    finally:
+        pexec(LB1, "umount /etc/haproxy; rm -rf /run/exlb-drill", timeout=30, check=False)
+    res["refused"] = outcome["rc"] != 0
+    res["old_config_kept"] = before == after and running_ok
+    res["note"] = (f"run rc={outcome['rc']} in {outcome['seconds']} s ({outcome['msg'][:90]}); haproxy.cfg unchanged and "
+                   f"valid: {res['old_config_kept']}; files left beside it: {', '.join(leftovers) or 'none'}")
+    # after the umount the node has its old /etc/haproxy again, the inventory's: nothing to converge back
     return res
 
 
@@ -160,6 +217,8 @@ def drill_bad_certificate() -> dict[str, t.Any]:
 DRILLS: dict[str, tuple[str, t.Callable[[], dict[str, t.Any]], bool]] = {
     # name: (label, function, in the smoke run)
     "cas_killed": ("CAS killed (podman kill, own stand-in)", drill_cas_killed, True),
+    "hub_killed": ("HUB killed (podman kill, SMTP clients)", drill_hub_killed, True),
+    "disk_full": ("disk full while the config is written", drill_disk_full, True),
     "haproxy_crashed": ("haproxy crashed on the master (SIGSEGV)", drill_haproxy_crashed, True),
     "stunnel_crashed": ("stunnel crashed (SIGSEGV, single node)", drill_stunnel_crashed, True),
     "master_stopped": ("master node stopped (podman stop)", drill_master_stopped, False),
@@ -226,7 +285,7 @@ def main() -> int:
     log(f"done in {time.monotonic() - t_start:.0f} s; results in bench/results/")
     broken = [r["drill"] for r in results if str(r.get("note", "")).startswith("ERROR")]
     missed = [r["drill"] for r in results if r.get("split_brain_left") or r.get("refused") is False
-              or r.get("old_cert_kept") is False]
+              or r.get("old_cert_kept") is False or r.get("old_config_kept") is False]
     if not secure:
         missed.append("security")
         log("some security checks FAILED (table above)")

@@ -4,8 +4,11 @@
     bench/security.py [--reuse] [--keep] [--smoke]
 
 - TLS on the VIP against Mozilla's intermediate profile: protocols and TLS 1.2 cipher suites, tried
-  one by one with the host's OpenSSL (Python's ssl module; sslyze is not in .venv)
-- key files 0600 (every file under /etc holding a private key, on each node)
+  one by one with the host's OpenSSL (Python's ssl module), and sslyze's own Mozilla "intermediate"
+  compliance check (sslyze in a venv of its own, .build/sslyze: `make drills` installs it); what it
+  says of the lab's certificate (its CA, its 397-day life) is reported apart from the TLS settings
+- key files 0600 root (every file under /etc holding a private key, on each node); 0640 root:stunnel4
+  where stunnel re-reads it after dropping root (readable by the daemon, not writable by it)
 - the statistics page and Prometheus metrics refuse access without / with a wrong password
 - the firewall: the TCP ports open from this host are exactly the ones the plan lists
 - no secret (the PFX password, the admin password, private key material) in a --check --diff -vvv
@@ -77,6 +80,28 @@ def check_tls(ip: str) -> list[list[t.Any]]:
     return rows
 
 
+SSLYZE = app.ROOT / ".build" / "sslyze" / "bin" / "sslyze"
+# sslyze's compliance checks that judge the certificate (the lab's), not the appliance's TLS settings
+CERTIFICATE_CHECKS = ("certificate_", "maximum_certificate_lifespan", "rsa_key_size", "ecdh_param_size")
+
+
+def check_sslyze(ip: str) -> list[list[t.Any]]:
+    """sslyze's Mozilla "intermediate" compliance check of ip:443; the certificate's findings apart."""
+    if not SSLYZE.exists():
+        raise BenchError(f"{SSLYZE} is missing: `make drills` installs it (bench/requirements-sslyze.txt)")
+    proc = run([str(SSLYZE), "--mozilla_config=intermediate", "--certinfo_ca_file", str(app.PKI / "ca.crt"), f"{ip}:443"],
+               timeout=300, check=False)
+    text = proc.stdout
+    if "COMPLIANCE AGAINST" not in text:
+        raise BenchError(f"sslyze gave no compliance result for {ip} (rc={proc.returncode}): {(text + proc.stderr)[-300:]}")
+    verdict = text.split("COMPLIANCE AGAINST", 1)[1]
+    findings = [line.strip()[2:] for line in verdict.splitlines() if line.strip().startswith("* ")]
+    tls = [f for f in findings if not f.startswith(CERTIFICATE_CHECKS)]
+    cert = [f for f in findings if f.startswith(CERTIFICATE_CHECKS)]
+    return [[f"{ip} sslyze vs Mozilla intermediate: TLS settings", "; ".join(tls) or "compliant", "compliant", not tls],
+            [f"{ip} sslyze vs Mozilla intermediate: the lab's certificate", "; ".join(cert) or "compliant", "report", True]]
+
+
 def check_key_modes(node: str) -> list[list[t.Any]]:
     out = pexec(node, "grep -rlZ 'PRIVATE KEY' /etc 2>/dev/null | xargs -0 -r stat -c '%a %U:%G %n'", timeout=30,
                 check=False).stdout
@@ -85,7 +110,9 @@ def check_key_modes(node: str) -> list[list[t.Any]]:
         mode, owner, path = line.split(" ", 2)
         if path.startswith("/etc/ssh/"):
             continue
-        rows.append([f"{node.split('-')[-1]} {path} ({owner})", mode, "600", mode == "600"])
+        # root-only, or readable (not writable) by stunnel, which re-reads its key after dropping root
+        ok = (mode, owner) == ("600", "root:root") or (mode, owner) == ("640", "root:stunnel4")
+        rows.append([f"{node.split('-')[-1]} {path}", f"{mode} {owner}", "600 root:root (640 root:stunnel4)", ok])
     return rows
 
 
@@ -125,10 +152,10 @@ def open_ports(ip: str, ports: list[int]) -> set[int]:
 
 def check_firewall() -> list[list[t.Any]]:
     ports = list(range(1, 1025)) + [2049, 3306, 5000, 8080, 8404, 8443, 10000, 20000, 20001, 20002, 20003, 60000, 60001]
-    # the plan: Exchange services on the VIP (HTTP redirect, HTTPS, RPC endpoint mapper + the two RPC
+    # the plan: Exchange services on the VIP (SMTP, HTTP redirect, HTTPS, RPC endpoint mapper + the two RPC
     # ports); SSH (on every address of the node, the VIP included) and the statistics port on the node
     # address, from the admin networks (this host is in the node's subnet); peers only from the other node
-    expected = {app.VIP: {22, 80, 443, 135, 60000, 60001}, app.LBS[0].ip: {22, 8404}}
+    expected = {app.VIP: {22, 25, 80, 443, 135, 60000, 60001}, app.LBS[0].ip: {22, 8404}}
     rows = []
     for ip, want in expected.items():
         got = open_ports(ip, ports)
@@ -191,6 +218,7 @@ def run_checks(info: dict[str, t.Any], smoke: bool) -> bool:
     app.write_inventory(0.1)
     app.wait_vip("exlb-bench-lb1", 90)
     rows = check_tls(app.VIP) + check_tls("10.89.60.83")
+    rows += check_sslyze(app.VIP) + check_sslyze("10.89.60.83")
     rows += check_key_modes("exlb-bench-lb1") + check_key_modes("exlb-bench-stn")
     rows += check_stats(app.LBS[0].ip)
     rows += check_firewall()

@@ -158,6 +158,8 @@ DEFAULTS: dict[str, t.Any] = {
     "peers_port": 10000,
     "stats_enabled": False,
     "stats_port": 8404,
+    "node_metrics": False,
+    "node_metrics_port": 9100,
     "services_startup_haproxy": "auto",
     "services_startup_stunnel": "auto",
     "services_startup_vrrp": "auto",
@@ -196,7 +198,13 @@ class HealthCheck:
     steps: tuple[tuple[str, str], ...] = ()
     # rpc checks: every port that must answer for the server to be up
     ports: tuple[int, ...] = ()
-    inter_ms: int = 2000
+    # A CAS gone dark (no answer, or a connect that never completes) is out within about
+    # inter + 2 x 1 s timeouts + fastinter, ~3 s: inter is also the checks' connect timeout,
+    # timeout_ms their read timeout after it.
+    inter_ms: int = 1000
+    fastinter_ms: int = 250  # between the checks of a server changing state
+    downinter_ms: int = 2000  # while it is down
+    timeout_ms: int = 1000
     fall: int = 2
     rise: int = 2
 
@@ -332,6 +340,8 @@ class TlsPolicy:
     min_version: str
     ciphers: str
     ciphersuites: str
+    # Mozilla intermediate's key exchange groups (OpenSSL's defaults add X448 and P-521)
+    curves: str = "X25519:P-256:P-384"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -350,6 +360,16 @@ class Stats:
 
     address: str
     port: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeMetrics:
+    """prometheus-node-exporter (the system, and the node's VRRP state from a text file), on the
+    node's own address, behind the admin password like haproxy's metrics."""
+
+    address: str
+    port: int
+    textfile_directory: str = "/var/lib/prometheus/node-exporter"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -418,6 +438,7 @@ class Plan:
     firewall: Firewall | None
     #: The host's network configuration for the network role (exlb-netcfg's keys); None: not managed.
     network: dict[str, t.Any] | None = None
+    node_metrics: NodeMetrics | None = None
 
     def as_dict(self) -> dict[str, t.Any]:
         """The plan as JSON-ready data (lists, not tuples) for facts and templates."""
@@ -959,6 +980,17 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         b.listeners.append(stats_listener)
         b.management.append(stats_listener)
         stats = Stats(address=stats_listener.address, port=stats_listener.port)
+    node_metrics = None
+    metrics_field = "Setup tab › System › node metrics (exchange_node_metrics)"
+    if boolean(metrics_field, b.s["node_metrics"]):
+        if stats is None:
+            raise PlanError(metrics_field, "needs the admin password (exchange_admin_password): metrics are never served without one")
+        metrics_listener = listener(
+            "Setup tab › System › node metrics port (exchange_node_metrics_port)", node.address, b.s["node_metrics_port"]
+        )
+        b.listeners.append(metrics_listener)
+        b.management.append(metrics_listener)
+        node_metrics = NodeMetrics(address=metrics_listener.address, port=metrics_listener.port)
     check_listeners(b.listeners)
     startup = {
         daemon: choice(f"Services tab › {daemon} › Startup (exchange_services_startup_{daemon})", b.s[f"services_startup_{daemon}"], STARTUP)
@@ -984,6 +1016,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
     filtering = firewall(b, node, vrrp, peers, controller_address)
     packages = (
         ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if vrrp else ()) + (("nftables",) if filtering else ())
+        + (("prometheus-node-exporter",) if node_metrics else ())
     )
     return Plan(
         node=node,
@@ -1004,4 +1037,5 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         listeners=tuple(b.listeners),
         firewall=filtering,
         network=b.network(node),
+        node_metrics=node_metrics,
     )

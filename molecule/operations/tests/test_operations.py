@@ -9,6 +9,7 @@ The tests run in file order: the upgrade and the factory reset come last."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import http.client
@@ -132,6 +133,38 @@ def test_the_site_playbook_checks_the_hardware_before_it_deploys() -> None:
     plays = re.findall(r"(?m)^\s*play #\d+ \(exchange_lb\): (.*?)\s+TAGS", out)
     assert plays[0] == "Check the appliance nodes' virtual hardware", plays
     assert "WARNING - memory below the guide's minimum" in out.split("play #2")[0]
+
+
+# --- metrics -------------------------------------------------------------------------
+
+
+def node_metrics(node_ip: str, password: str | None = ADMIN_PASSWORD) -> tuple[int, str]:
+    conn = http.client.HTTPConnection(node_ip, 9100, timeout=10)
+    headers = {}
+    if password is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    try:
+        conn.request("GET", "/metrics", headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+def test_node_metrics_tell_which_node_holds_the_vip_behind_the_admin_password() -> None:
+    assert wait_until(lambda: holds_vip(LB1) and not holds_vip(LB2), 30)
+    for node, ip, state in ((LB1, "10.89.60.71", 2), (LB2, "10.89.60.72", 1)):
+        status, text = node_metrics(ip)
+        assert status == 200, (node, status, text[:300])
+        assert f'exchange_lb_vrrp_state{{instance_name="exchange_lb_77"}} {state}' in text, (node, [
+            line for line in text.splitlines() if "exchange_lb" in line])
+        assert re.search(r"(?m)^node_memory_MemTotal_bytes \S+$", text), "no system metrics"
+        assert node_metrics(ip, password=None)[0] == 401
+        assert node_metrics(ip, password="wrong")[0] == 401
+        # on the node's own address only: not on the virtual one, nor on every address
+        assert on(node, "ss -Hltn 'sport = :9100' | awk '{print $4}'").split() == [f"{ip}:9100"]
+    # the hash, not the password, is on the node
+    assert ADMIN_PASSWORD not in on(LB1, "cat /etc/prometheus/node-exporter-web.yml")
 
 
 # --- Services tab ----------------------------------------------------------------
@@ -327,6 +360,28 @@ class Client:
         return [who for t, who in self.samples if since <= t < until]
 
 
+SHOW_STAT = """
+import csv, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect("/run/haproxy/admin.sock")
+s.sendall(b"show info;show stat\\n")
+d = b""
+while (c := s.recv(65536)):
+    d += c
+info, _, stat = d.decode().partition("# pxname")
+print(next(line.split()[1] for line in info.splitlines() if line.startswith("Pid:")))
+for row in csv.DictReader(("pxname" + stat).splitlines()):
+    if row["svname"] == sys.argv[1]:
+        print(row["status"])
+"""
+
+
+def server_states(node: str, server: str) -> tuple[str, set[str]]:
+    """The pid of the haproxy process that answered, and the server's status in every backend."""
+    pid, *states = podman("exec", node, "python3", "-c", SHOW_STAT, server).stdout.split()
+    return pid, set(states)
+
+
 def test_a_drained_cas_gets_no_new_client_and_no_request_fails() -> None:
     dry = Run("cas_maintenance", "--check", extra={"exchange_cas_maintenance_server": "cas1", "exchange_cas_maintenance_action": "maintenance"})
     assert dry.rc == 0 and dry.stats(LB1)["changed"] == 0
@@ -356,6 +411,16 @@ def test_a_drained_cas_gets_no_new_client_and_no_request_fails() -> None:
         maintained_at = time.monotonic()
         assert wait_until(lambda: len(client.served(maintained_at)) >= 20, 30, 0.1)
 
+        # a reload (here from the Services tab) keeps the CAS in maintenance: the new haproxy loads the saved state
+        before = {node: server_states(node, "cas1")[0] for node in (LB1, LB2)}
+        reload = Run("services", extra={"exchange_services_action": "reload", "exchange_services_daemons": ["haproxy"]})
+        assert reload.rc == 0, reload.failures()
+        for node in (LB1, LB2):
+            assert wait_until(lambda: server_states(node, "cas1")[0] != before[node], 15), f"{node}: no new haproxy process"
+            assert server_states(node, "cas1")[1] == {"MAINT"}, (node, server_states(node, "cas1"))
+        reloaded_at = time.monotonic()
+        assert wait_until(lambda: len(client.served(reloaded_at)) >= 20, 30, 0.1)
+
         ready_started = time.monotonic()
         ready = Run("cas_maintenance", extra={"exchange_cas_maintenance_server": "cas1", "exchange_cas_maintenance_action": "ready"})
         assert ready.rc == 0, ready.failures()
@@ -372,6 +437,24 @@ def test_a_drained_cas_gets_no_new_client_and_no_request_fails() -> None:
 
 
 # --- Setup tab › Firmware: the upgrade -----------------------------------------------
+
+
+def test_upgrade_in_check_mode_moves_nothing_and_says_what_it_would_do(tmp_path: Path) -> None:
+    assert wait_until(lambda: holds_vip(LB1) and not holds_vip(LB2), 30)
+    versions = {node: on(node, "dpkg-query -W haproxy keepalived") for node in (LB1, LB2)}
+    for scope, task in (("appliance", "Upgrade the appliance's packages"), ("all", "Upgrade every package of the node")):
+        run = Run("upgrade", "--check", extra={"exchange_backup_dir": str(tmp_path), "exchange_upgrade_scope": scope})
+        assert run.rc == 0, run.failures()
+        for node in (LB1, LB2):
+            assert not run.result(task, node).get("skipped"), f"{scope}: {task} did not run on {node}"
+            assert "(check mode)" in run.msg("What apt did", node), run.msg("What apt did", node)
+            assert run.result("Upgraded and verified", node)
+        assert not run.tasks("The virtual address has moved") or all(
+            result.get("skipped") for task_ in run.tasks("The virtual address has moved") for result in task_["hosts"].values())
+        assert holds_vip(LB1) and not holds_vip(LB2), f"{scope}: the VIP moved in check mode"
+    assert {node: on(node, "dpkg-query -W haproxy keepalived") for node in (LB1, LB2)} == versions
+    assert [len(list(archives(tmp_path, n))) for n in (LB1, LB2)] == [0, 0], "check mode wrote a backup"
+    assert all(on(node, "systemctl is-active keepalived haproxy").split() == ["active", "active"] for node in (LB1, LB2))
 
 
 def test_upgrade_one_node_at_a_time_the_vip_moved_away_before_the_master(tmp_path: Path) -> None:

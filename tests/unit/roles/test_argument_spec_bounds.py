@@ -45,7 +45,7 @@ def base_settings() -> dict[str, t.Any]:
         hub_servers=[{"name": "hub1", "address": "10.0.0.31"}],
         http_mode="ssl-forward", imap_mode="clear and ssl-forward", pop3_mode="clear and ssl-forward",
         smtp_mode="clear and ssl-forward", stats_enabled=True, ha_role="master", virtual_service_address="10.0.0.100",
-        rpc_ports_outside_range_reason="bounds test", network_manage=True, network_interface="eth0",
+        rpc_ports_outside_range_reason="bounds test", network_manage=True, network_interface="eth0", node_metrics=True,
     )
     return settings
 

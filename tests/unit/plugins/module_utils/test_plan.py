@@ -329,6 +329,19 @@ def test_statistics_only_with_an_admin_password_and_on_the_node_address() -> Non
         build_plan({**BASE, "stats_enabled": True, "stats_port": 443})
 
 
+def test_node_metrics_only_when_asked_behind_the_admin_password_and_from_the_admin_networks() -> None:
+    plan = plan_for(stats_enabled=True)
+    assert plan["node_metrics"] is None and "prometheus-node-exporter" not in plan["packages"]
+    plan = plan_for(stats_enabled=True, node_metrics=True, ha_role="master", virtual_service_address="10.0.0.10")
+    assert plan["node_metrics"] == {"address": "10.0.0.11", "port": 9100, "textfile_directory": "/var/lib/prometheus/node-exporter"}
+    assert "prometheus-node-exporter" in plan["packages"]
+    assert rules(plan)[("tcp", 9100)]["sources"] == ["10.0.0.0/24"]
+    with pytest.raises(PlanError, match=r"node metrics \(exchange_node_metrics\): needs the admin password"):
+        build_plan({**BASE, "node_metrics": True})
+    with pytest.raises(PlanError, match=r"node metrics port \(exchange_node_metrics_port\): 8404 is already used"):
+        build_plan({**BASE, "stats_enabled": True, "node_metrics": True, "node_metrics_port": 8404})
+
+
 def test_ntlm_authenticated_connections_are_never_shared_between_clients() -> None:
     for mode in ("ssl-offload", "clear"):
         http = [b for b in plan_for(http_mode=mode)["backends"] if b["mode"] == "http"]
