@@ -3,16 +3,14 @@ nor cut their text (estimated at 7 px per character of the 11.5 px font)."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from source_loader import load_source
+
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("gen_architecture_svg", ROOT / "tools" / "gen_architecture_svg.py")
-assert spec and spec.loader
-gen = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gen)
+gen = load_source("tools/gen_architecture_svg.py")
 NS = "{http://www.w3.org/2000/svg}"
 
 

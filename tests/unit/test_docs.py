@@ -3,16 +3,14 @@ every field mapped to a variable names one that a role really has."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import yaml
 
+from source_loader import load_source
+
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("gen_variables_doc", ROOT / "tools" / "gen_variables_doc.py")
-assert spec and spec.loader
-gen = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gen)
+gen = load_source("tools/gen_variables_doc.py")
 
 
 def test_variables_doc_is_up_to_date() -> None:
@@ -33,10 +31,7 @@ def test_every_mapped_variable_exists_and_every_field_has_a_home() -> None:
 
 
 def test_the_failover_picture_is_drawn_from_its_data() -> None:
-    chart_spec = importlib.util.spec_from_file_location("failover_chart", ROOT / "tools" / "failover_chart.py")
-    assert chart_spec and chart_spec.loader
-    chart = importlib.util.module_from_spec(chart_spec)
-    chart_spec.loader.exec_module(chart)
+    chart = load_source("tools/failover_chart.py")
     data = yaml.safe_load(chart.DATA.read_text(encoding="utf-8"))
     assert chart.OUT.read_text(encoding="utf-8") == chart.render(data), "run tools/failover_chart.py"
     for fault in data["faults"]:

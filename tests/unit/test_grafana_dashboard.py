@@ -8,17 +8,15 @@ The list of metrics (tests/unit/files/haproxy-2.6-metrics.txt) was scraped from 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import typing as t
 from pathlib import Path
 
+from source_loader import load_source
+
 ROOT = Path(__file__).resolve().parents[1].parent
-spec = importlib.util.spec_from_file_location("gen_grafana_dashboard", ROOT / "tools" / "gen_grafana_dashboard.py")
-assert spec and spec.loader
-gen = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gen)
+gen = load_source("tools/gen_grafana_dashboard.py")
 
 PROMETHEUS_METRICS = {"up": set()}
 PROMETHEUS_LABELS = {"instance", "job"}

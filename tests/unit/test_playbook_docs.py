@@ -3,15 +3,13 @@ and every local link of README.md and docs/*.md points at a file that exists."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
+from source_loader import load_source
+
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("gen_playbook_docs", ROOT / "tools" / "gen_playbook_docs.py")
-assert spec and spec.loader
-gen = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gen)
+gen = load_source("tools/gen_playbook_docs.py")
 
 
 def test_one_current_page_per_playbook() -> None:

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-from pathlib import Path
+from source_loader import load_source
 
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "haproxy" / "files" / "exlb-haproxy-save-state"
-_loader = importlib.machinery.SourceFileLoader("exlb_haproxy_save_state", str(SCRIPT))
-_spec = importlib.util.spec_from_loader(_loader.name, _loader)
-assert _spec is not None
-save_state = importlib.util.module_from_spec(_spec)
-_loader.exec_module(save_state)
+save_state = load_source("roles/haproxy/files/exlb-haproxy-save-state")
 
 CONFIG = """\
 global
@@ -27,8 +20,11 @@ backend bk_imap
 """
 
 # `show servers state` as haproxy 2.6 prints it: cas1 drained (admin 8), cas2 at its old address, IMAP without TLS before
-STATES = b"""1
-# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+HEADER = ("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight "
+          "srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state "
+          "bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr "
+          "srv_agent_addr srv_agent_port")
+STATES = b"1\n" + HEADER.encode() + b"""
 3 bk_http_owa 1 cas1 10.89.60.21 2 8 1 1 100 6 3 4 6 0 0 1 - 80 - 0 0 - - 0
 3 bk_http_owa 2 cas2 10.89.60.22 2 0 1 1 100 6 3 4 6 0 0 1 - 80 - 0 0 - - 0
 4 bk_imap 1 cas1 10.89.60.21 2 1 1 1 100 6 3 4 6 0 0 1 - 993 - 0 0 - - 0
