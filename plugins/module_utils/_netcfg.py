@@ -111,6 +111,28 @@ def _netmask(prefix: int) -> str:
     return str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
 
 
+def static_routes(entries: t.Any, address: str = "", netmask: str = "") -> list[dict[str, str]]:
+    """The Network tab's static routes as {network, netmask, router}; with the node's address and
+    netmask, each router must be in the node's subnet."""
+    routes = []
+    subnet = ipaddress.IPv4Interface(f"{address}/{netmask}").network if address else None
+    for index, route in enumerate(entries or [], start=1):
+        field = f"{NETWORK} › Static Routes › Route {index}"
+        if not isinstance(route, dict):
+            raise NetError(field, "a route needs network, netmask and router")
+        net_address = _ipv4(f"{field} › Network", route.get("network"))
+        length = _prefix(f"{field} › Netmask", route.get("netmask", "255.255.255.255"))
+        try:
+            network = ipaddress.IPv4Network(f"{net_address}/{length}")
+        except ValueError:
+            raise NetError(f"{field} › Network", f"{net_address} has host bits set for netmask /{length}") from None
+        router = _ipv4(f"{field} › Router", route.get("router"))
+        if subnet is not None and ipaddress.IPv4Address(router) not in subnet:
+            raise NetError(f"{field} › Router", f"{router} is not in the node's subnet {subnet}")
+        routes.append({"network": str(network.network_address), "netmask": str(network.netmask), "router": router})
+    return routes
+
+
 def normalize(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Validate ``raw`` and return the canonical configuration (every key, plain JSON)."""
     unknown = sorted(set(raw) - set(KEYS))
@@ -149,21 +171,7 @@ def normalize(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         if not text.isdigit() or not 1 <= int(text) <= 4094:
             raise NetError(f"{NETWORK} › vLAN Identifier", f"{text!r} is not a VLAN number (1-4094)")
         vlan = int(text)
-    routes = []
-    for index, route in enumerate(raw.get("exchange_network_static_routes") or [], start=1):
-        field = f"{NETWORK} › Static Routes › Route {index}"
-        if not isinstance(route, dict):
-            raise NetError(field, "a route needs network, netmask and router")
-        net_address = _ipv4(f"{field} › Network", route.get("network"))
-        length = _prefix(f"{field} › Netmask", route.get("netmask", "255.255.255.255"))
-        try:
-            network = ipaddress.IPv4Network(f"{net_address}/{length}")
-        except ValueError:
-            raise NetError(f"{field} › Network", f"{net_address} has host bits set for netmask /{length}") from None
-        router = _ipv4(f"{field} › Router", route.get("router"))
-        if address and ipaddress.IPv4Address(router) not in ipaddress.IPv4Interface(f"{address}/{netmask}").network:
-            raise NetError(f"{field} › Router", f"{router} is not in the node's subnet {ipaddress.IPv4Interface(f'{address}/{netmask}').network}")
-        routes.append({"network": str(network.network_address), "netmask": str(network.netmask), "router": router})
+    routes = static_routes(raw.get("exchange_network_static_routes"), address, netmask)
     dns = [_ipv4(f"{NETWORK} › DNS server {index}", server) for index, server in enumerate(raw.get("exchange_network_dns_servers") or [], start=1)]
     return {
         "exchange_network_interface": interface,

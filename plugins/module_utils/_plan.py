@@ -21,7 +21,11 @@ import ipaddress
 import re
 import typing as t
 
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import NetError, normalize as normalize_network
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import (
+    NetError,
+    normalize as normalize_network,
+    static_routes,
+)
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import (
     Listener,
     check_listeners,
@@ -490,19 +494,15 @@ class _Builder:
         vlan = None
         if s["network_vlan_id"] not in (None, ""):
             vlan = integer(f"{NETWORK} › vLAN Identifier", s["network_vlan_id"], 1, 4094)
-        routes = []
-        for index, route in enumerate(s["network_static_routes"] or [], start=1):
-            field = f"{NETWORK} › Static Routes › Route {index}"
-            if not isinstance(route, dict):
-                raise PlanError(field, "a route needs network, netmask and router")
-            network = ipv4(f"{field} › Network", route.get("network"))
-            length = prefix_length(f"{field} › Netmask", route.get("netmask", "255.255.255.255"))
-            try:
-                net = ipaddress.IPv4Network(f"{network}/{length}")
-            except ValueError:
-                raise PlanError(f"{field} › Network", f"{network} has host bits set for netmask /{length}") from None
-            router = ipv4(f"{field} › Router", route.get("router"))
-            routes.append((str(net), router))
+        # one parser for the plan, the network role and the first-boot wizard (_netcfg)
+        netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+        try:
+            routes = [
+                (str(ipaddress.IPv4Network(f"{route['network']}/{route['netmask']}")), route["router"])
+                for route in static_routes(s["network_static_routes"], address, netmask)
+            ]
+        except NetError as error:
+            raise PlanError(error.field, error.message) from None
         name = str(s["network_hostname"] or "").strip()
         return Node(
             hostname=hostname(f"{NETWORK} › Hostname", name) if name else "",

@@ -223,6 +223,11 @@ def test_netmask_as_prefix_length_and_routes() -> None:
     assert plan["node"]["prefix"] == 16
     assert plan["node"]["vlan_id"] == 42
     assert plan["node"]["routes"] == [["192.168.10.0/24", "10.0.0.254"]]
+    # the same rules as the network role and the wizard (one parser, _netcfg)
+    with pytest.raises(PlanError, match=r"Static Routes › Route 1 › Router: 10.9.0.1 is not in the node's subnet 10.0.0.0/24"):
+        build_plan({**BASE, "network_static_routes": [{"network": "172.16.0.0", "netmask": "12", "router": "10.9.0.1"}]})
+    with pytest.raises(PlanError, match=r"Route 1 › Network: 172.16.0.1 has host bits set for netmask /12"):
+        build_plan({**BASE, "network_static_routes": [{"network": "172.16.0.1", "netmask": "12", "router": "10.0.0.1"}]})
 
 
 # --- bad settings: the error names the WUI field ---------------------------------------
