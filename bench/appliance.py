@@ -190,6 +190,20 @@ def converge(advert: float) -> tuple[float, int]:
     return playbook(ROOT / "site.yml", inv)[:2]
 
 
+def bring_up(reuse: bool, advert: float = 0.1) -> bool:
+    """Start, prepare and converge the bench appliance, unless `reuse` finds all its containers there;
+    True when it was started here (the caller removes it)."""
+    if reuse and all(n.name in containers_exist() for n in ALL):
+        write_inventory(advert)
+        return False
+    start()
+    prepare(advert)
+    log("converging ...")
+    secs, changed = converge(advert)
+    log(f"converged in {secs:.0f} s (changed={changed})")
+    return True
+
+
 def prepare(advert: float) -> None:
     inv = write_inventory(advert)
     playbook(ROOT / ".config" / "molecule" / "prepare.yml", inv)

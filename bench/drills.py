@@ -247,15 +247,7 @@ def main() -> int:
     results: list[dict[str, t.Any]] = []
     secure = True
     try:
-        if not (args.reuse and all(n.name in app.containers_exist() for n in app.ALL)):
-            app.start()
-            started = True
-            app.prepare(0.1)
-            log("converging ...")
-            secs, changed = app.converge(0.1)
-            log(f"converged in {secs:.0f} s (changed={changed})")
-        else:
-            app.write_inventory(0.1)
+        started = app.bring_up(args.reuse)
         app.wait_vip(LB1, 90)
         for name, (label, fn, in_smoke) in DRILLS.items():
             if (only and name not in only) or (args.smoke and not in_smoke and not only):

@@ -200,11 +200,7 @@ def main() -> int:
     started = False
     t0 = time.monotonic()
     try:
-        if not (args.reuse and all(n.name in app.containers_exist() for n in app.ALL)):
-            app.start()
-            started = True
-            app.prepare(0.1)
-            app.converge(0.1)
+        started = app.bring_up(args.reuse)
         ok = run_checks(info, args.smoke)
     finally:
         if started and not args.keep:

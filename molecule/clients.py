@@ -9,6 +9,7 @@ A test module imports it with:
 from __future__ import annotations
 
 import os
+import poplib
 import shlex
 import ssl
 import subprocess
@@ -50,6 +51,20 @@ def curl(node: str, url: str, *args: str) -> tuple[int, dict[str, str], str]:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(lines[0].split()[1]), headers, body
+
+
+def pop3_login(node: str, port: int = 110, secure: bool = False) -> bytes:
+    """Log the lab user in over POP3 (POP3S when ``secure``) through ``node``; the CAS's welcome line."""
+    client = poplib.POP3_SSL(node, port, context=tls_context(), timeout=10) if secure else poplib.POP3(node, port, timeout=10)
+    try:
+        welcome = client.getwelcome()
+        assert welcome.startswith(b"+OK") and b"cas" in welcome, welcome
+        client.user("lab")
+        assert client.pass_("labpass").startswith(b"+OK")
+        assert client.stat()[0] >= 0
+    finally:
+        client.quit()
+    return welcome
 
 
 def message(subject: str) -> EmailMessage:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import imaplib
 import os
-import poplib
 import smtplib
 import socket
 import ssl
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import CLIENT, HOST, curl, delivered, message, server_states, tls_context  # noqa: E402
+from clients import CLIENT, HOST, curl, delivered, message, pop3_login, server_states, tls_context  # noqa: E402
 
 OTHER = "mail.otherdomain.local"
 
@@ -163,11 +162,7 @@ def test_imap_in_ssl_offload_mode_opens_only_imaps(node):
 
 
 def test_pop3_in_clear_mode_opens_only_pop3(node):
-    clear = poplib.POP3(node, 110, timeout=10)
-    assert clear.getwelcome().startswith(b"+OK") and b"cas" in clear.getwelcome()
-    clear.user("lab")
-    assert clear.pass_("labpass").startswith(b"+OK")
-    clear.quit()
+    pop3_login(node, 110)
     assert closed(node, 995)
 
 

@@ -4,7 +4,6 @@ TLS ends on the CAS and Hub servers themselves, the appliance balances TCP."""
 from __future__ import annotations
 
 import imaplib
-import poplib
 import smtplib
 import sys
 import uuid
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import HOST, curl, delivered, message, tls_context  # noqa: E402
+from clients import HOST, curl, delivered, message, pop3_login, tls_context  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +51,8 @@ def test_imap_clear_and_imaps_forwarded(node):
 
 
 def test_pop3_clear_and_pop3s_forwarded(node):
-    clear = poplib.POP3(node, 110, timeout=10)
-    clear.user("lab")
-    assert clear.pass_("labpass").startswith(b"+OK")
-    clear.quit()
-    secure = poplib.POP3_SSL(node, 995, context=tls_context(), timeout=10)
-    assert b"cas" in secure.getwelcome()
-    secure.user("lab")
-    assert secure.pass_("labpass").startswith(b"+OK")
-    secure.quit()
+    pop3_login(node, 110)
+    pop3_login(node, 995, secure=True)  # TLS from the CAS itself, the lab's certificate
 
 
 def test_smtp_clear_forwarded_to_a_hub_that_names_itself(node):

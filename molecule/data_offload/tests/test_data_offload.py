@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import imaplib
 import os
-import poplib
 import smtplib
 import socket
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import CLIENT, HOST, connect_from, curl, delivered, message, server_states, tls_context  # noqa: E402
+from clients import CLIENT, HOST, connect_from, curl, delivered, message, pop3_login, server_states, tls_context  # noqa: E402
 
 CA = os.environ["LAB_CA_CERT"]
 
@@ -139,16 +138,8 @@ def test_imap_clear_and_imaps_offloaded_reach_both_cas(node):
 
 
 def test_pop3_clear_and_pop3s_offloaded_reach_the_cas(node):
-    clear = poplib.POP3(node, 110, timeout=10)
-    assert clear.getwelcome().startswith(b"+OK") and b"cas" in clear.getwelcome()
-    clear.user("lab")
-    assert clear.pass_("labpass").startswith(b"+OK")
-    clear.quit()
-    secure = poplib.POP3_SSL(node, 995, context=tls_context(), timeout=10)
-    secure.user("lab")
-    assert secure.pass_("labpass").startswith(b"+OK")
-    assert secure.stat()[0] >= 0
-    secure.quit()
+    pop3_login(node, 110)
+    pop3_login(node, 995, secure=True)
 
 
 # --- SMTP(s): clear and ssl-offload ---------------------------------------------------
