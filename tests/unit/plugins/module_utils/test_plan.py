@@ -347,6 +347,17 @@ def test_node_metrics_only_when_asked_behind_the_admin_password_and_from_the_adm
         build_plan({**BASE, "stats_enabled": True, "node_metrics": True, "node_metrics_port": 8404})
 
 
+def test_health_checks_take_a_dark_server_out_in_about_three_seconds_and_can_be_slowed() -> None:
+    checks = [b["check"] for b in plan_for(imap_mode="clear")["backends"] if b["check"]["kind"] != "none"]
+    assert {"http", "banner", "rpc"} <= {c["kind"] for c in checks}
+    for check in checks:
+        assert (check["inter_ms"], check["fastinter_ms"], check["downinter_ms"], check["timeout_ms"], check["fall"]) == (1000, 250, 2000, 1000, 2)
+    slow = plan_for(health_check_interval_ms=5000, health_check_timeout_ms=4000)["backends"][0]["check"]
+    assert (slow["inter_ms"], slow["fastinter_ms"], slow["downinter_ms"], slow["timeout_ms"]) == (5000, 250, 5000, 4000)
+    with pytest.raises(PlanError, match=r"Health checks › interval \(exchange_health_check_interval_ms\): 100 is out of range"):
+        build_plan({**BASE, "health_check_interval_ms": 100})
+
+
 def test_ntlm_authenticated_connections_are_never_shared_between_clients() -> None:
     for mode in ("ssl-offload", "clear"):
         http = [b for b in plan_for(http_mode=mode)["backends"] if b["mode"] == "http"]
