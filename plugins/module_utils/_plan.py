@@ -482,16 +482,17 @@ class _Builder:
         interval = integer(
             "Health checks › interval (exchange_health_check_interval_ms)", self.s["health_check_interval_ms"], 250, 60000, "number of milliseconds"
         )
-        # between the checks of a server changing state, and while it is down
-        self.check_timing: dict[str, int] = {
-            "inter_ms": interval,
-            "fastinter_ms": min(250, interval),
-            "downinter_ms": max(2000, interval),
-            "timeout_ms": integer(
+        # every check of the plan is this one's timing with its own kind (dataclasses.replace)
+        self.check_timing = HealthCheck(
+            kind="none",
+            inter_ms=interval,
+            fastinter_ms=min(250, interval),  # between the checks of a server changing state
+            downinter_ms=max(2000, interval),  # while it is down
+            timeout_ms=integer(
                 "Health checks › timeout (exchange_health_check_timeout_ms)", self.s["health_check_timeout_ms"], 100, 60000,
                 "number of milliseconds",
             ),
-        }
+        )
         self._next_internal_port = integer(
             "TLS engine › internal port base (exchange_tls_internal_port_base)", self.s["tls_internal_port_base"], 1024, 65000
         )
@@ -719,7 +720,9 @@ class _Builder:
         }
         sni = self.additional_certificates(mode)
         # Exchange 2010: the OWA logon page; 2013 and later: the health page of each virtual directory
-        check = HealthCheck(kind="http", uri="/owa/healthcheck.htm" if modern else "/owa/auth/logon.aspx", host=host, **self.check_timing)
+        check = dataclasses.replace(
+            self.check_timing, kind="http", uri="/owa/healthcheck.htm" if modern else "/owa/auth/logon.aspx", host=host
+        )
         if mode == "ssl-forward":
             https_port = port(f"{HTTP} › CAS Servers HTTPs port", s["http_cas_https_port"])
             bind = self.bind(f"{HTTP} › Virtual Service HTTPs port", address, s["http_virtual_https_port"])
@@ -827,7 +830,7 @@ class _Builder:
         back = "HUB Servers" if letters == "HUB" else "CAS Servers"
         port_key = "hub" if letters == "HUB" else "cas"
         timeout = seconds(f"{label} › Timeout", s[f"{key}_timeout"])
-        check = HealthCheck(kind="banner", steps=BANNER_CHECKS[key], **self.check_timing)
+        check = dataclasses.replace(self.check_timing, kind="banner", steps=BANNER_CHECKS[key])
         if mode in ("clear", "clear and ssl-forward", "clear and ssl-offload"):
             self._mail_pair(key, label, f"{word}", servers, check, timeout,
                             front=(f"{label} › Virtual Service {word} port", s[f"{key}_virtual_port"]),
@@ -886,7 +889,7 @@ class _Builder:
             self.backends.append(
                 Backend(
                     name=f"bk_{name}", service=RPC, mode="tcp", balance="leastconn", servers=servers,
-                    check=HealthCheck(kind="none") if tracked else HealthCheck(kind="rpc", ports=ports, **self.check_timing),
+                    check=HealthCheck(kind="none") if tracked else dataclasses.replace(self.check_timing, kind="rpc", ports=ports),
                     timeout_server_s=timeout, persistence=Persistence(kind="source", table=table),
                     shutdown_sessions_on_down=True,
                 )
