@@ -176,6 +176,9 @@ DEFAULTS: dict[str, t.Any] = {
     "ssh_port": 22,
 }
 
+#: haproxy's name for a node that is its own only peer (no pair): stickiness survives its reloads.
+LOCAL_PEER = "local"
+
 #: Where the certificate module writes the combined PEM of each TLS service.
 TLS_DIR = "/etc/exchange-lb/tls"
 
@@ -445,6 +448,7 @@ class Plan:
     #: The host's network configuration for the network role (exlb-netcfg's keys); None: not managed.
     network: dict[str, t.Any] | None = None
     node_metrics: NodeMetrics | None = None
+    local_peer: str = ""  # this node's name among the peers (haproxy's localpeer)
 
     def as_dict(self) -> dict[str, t.Any]:
         """The plan as JSON-ready data (lists, not tuples) for facts and templates."""
@@ -575,30 +579,32 @@ class _Builder:
         router_id = integer(f"{HA} › Cluster Identifier", s["cluster_identifier"], 1, 255, "VRRP identifier")
         return Vrrp(role=role, virtual_address=vip, prefix=node.prefix, router_id=router_id, priority=150 if role == "master" else 100)
 
-    def peers(self, node: Node, vrrp: Vrrp | None) -> tuple[Peer, ...]:
-        """The haproxy peers of a pair: stickiness survives a failover."""
-        if vrrp is None:
-            return ()
+    def peers(self, node: Node, vrrp: Vrrp | None) -> tuple[tuple[Peer, ...], str]:
+        """The haproxy peers and the name of this node among them. A pair's peers sync stickiness
+        between the nodes, so it survives a failover; a single node is its own peer on loopback,
+        so its stickiness survives a reload (the old process hands the tables to the new one)."""
         peer_port = port(f"{HA} › peers port (exchange_peers_port)", self.s["peers_port"])
         result = []
-        for index, entry in enumerate(self.s.get("peers") or [], start=1):
+        for index, entry in enumerate((self.s.get("peers") or []) if vrrp else [], start=1):
             field = f"{HA} › peer {index}"
             if not isinstance(entry, dict) or not entry.get("name"):
                 raise PlanError(field, "a peer needs a name and an address")
             result.append(Peer(name=str(entry["name"]), address=ipv4(field, entry.get("address")), port=peer_port))
-        if result:
-            names = [peer.name for peer in result]
-            if len(set(names)) != len(names):
-                raise PlanError(f"{HA} › peers (exchange_peers)", f"two peers share a name: {', '.join(names)}")
-            if node.hostname not in names:
-                raise PlanError(
-                    f"{HA} › peers (exchange_peers)",
-                    f"this node ({NETWORK} › Hostname {node.hostname!r}) is not among the peers {', '.join(names)}",
-                )
-            peers_listener = Listener(f"{HA} › peers port (exchange_peers_port)", node.address, peer_port)
-            self.listeners.append(peers_listener)
-            self.management.append(peers_listener)
-        return tuple(result)
+        if not result:
+            self.listeners.append(Listener(f"{HA} › peers port (exchange_peers_port)", "127.0.0.1", peer_port))
+            return (Peer(name=LOCAL_PEER, address="127.0.0.1", port=peer_port),), LOCAL_PEER
+        names = [peer.name for peer in result]
+        if len(set(names)) != len(names):
+            raise PlanError(f"{HA} › peers (exchange_peers)", f"two peers share a name: {', '.join(names)}")
+        if node.hostname not in names:
+            raise PlanError(
+                f"{HA} › peers (exchange_peers)",
+                f"this node ({NETWORK} › Hostname {node.hostname!r}) is not among the peers {', '.join(names)}",
+            )
+        peers_listener = Listener(f"{HA} › peers port (exchange_peers_port)", node.address, peer_port)
+        self.listeners.append(peers_listener)
+        self.management.append(peers_listener)
+        return tuple(result), node.hostname
 
     # -- servers --
     def servers(self, key: str, label: str, letters: str, required: bool) -> tuple[tuple[str, str], ...]:
@@ -960,7 +966,7 @@ def firewall(b: _Builder, node: Node, vrrp: Vrrp | None, peers: tuple[Peer, ...]
         if id(item) in management:
             continue
         rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port))
-    others = tuple(sorted({f"{peer.address}/32" for peer in peers if peer.address != node.address}))
+    others = tuple(sorted({f"{peer.address}/32" for peer in peers if peer.address not in (node.address, "127.0.0.1")}))
     for item in b.management:
         if item.field.startswith(HA):
             rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port, sources=others))
@@ -990,7 +996,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
     b.mail("pop3", POP3, cas, "CAS", "POP3")
     b.rpc(b.bind_address, cas)
     b.mail("smtp", SMTP, hubs, "HUB", "SMTP")
-    peers = b.peers(node, vrrp)
+    peers, local_peer = b.peers(node, vrrp)
     stats = None
     if boolean("Setup tab › System › admin password (exchange_admin_password)", b.s["stats_enabled"]):
         field = "Setup tab › System › statistics and metrics port (exchange_stats_port)"
@@ -1047,6 +1053,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         backends=tuple(b.backends),
         stick_tables=tuple(b.tables.values()),
         peers=peers,
+        local_peer=local_peer,
         certificates=tuple(b.certificates),
         ca_bundles=tuple(b.ca_bundles),
         tls_tunnels=tuple(b.tunnels),

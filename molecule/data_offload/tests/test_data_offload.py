@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import CLIENT, HOST, connect_from, curl, delivered, message, pop3_login, server_states, tls_context  # noqa: E402
+from clients import (  # noqa: E402
+    CLIENT, HOST, connect_from, curl, delivered, haproxy_command, message, pop3_login, server_states, tls_context,
+)
 
 CA = os.environ["LAB_CA_CERT"]
 
@@ -76,6 +78,29 @@ def test_activesync_sticks_to_the_authorization_header_not_the_address(node):
     seen = [device(f"dXNlcnt{n}fTpwYXNz") for n in range(6)]
     assert all(len(one) == 1 for one in seen), seen  # each device stays on its CAS
     assert set().union(*seen) == {"cas1", "cas2"}, seen  # the devices behind one address spread
+
+
+def test_stickiness_survives_a_reload_of_a_single_node(host, node):
+    """A node without a pair is its own haproxy peer: the old process hands its tables to the new one."""
+    users = [f"dXNlcnt{n}fTpwYXNz" for n in range(6)]
+
+    def devices(order: list[str]) -> dict[str, str]:
+        return {user: served_by(node, "/Microsoft-Server-ActiveSync?Cmd=Sync", "-H", f"Authorization: Basic {user}")
+                for user in order}
+
+    def worker() -> str:
+        return next(line.split()[1] for line in haproxy_command(host, "show info").splitlines() if line.startswith("Pid:"))
+
+    before = devices(users)
+    assert set(before.values()) == {"cas1", "cas2"}, before
+    old = worker()
+    assert host.run("systemctl reload haproxy").rc == 0
+    deadline = time.monotonic() + 15
+    while worker() == old and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert worker() != old, "no new haproxy process after the reload"
+    # asked in the other order: without the tables, the rotation would hand out other CAS
+    assert devices(list(reversed(users))) == before
 
 
 def test_a_disabled_web_service_is_refused_clearly(node):

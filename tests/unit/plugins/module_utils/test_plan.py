@@ -48,8 +48,13 @@ def test_the_guide_defaults_give_https_offload_redirect_and_rpc() -> None:
     assert set(frontends(plan)) == {"ft_https", "ft_http_redirect", "ft_rpc_epm", "ft_rpc_ca", "ft_rpc_ab"}
     assert binds(plan)[443]["certificate"] == "/etc/exchange-lb/tls/http.pem"
     assert frontends(plan)["ft_http_redirect"]["https_redirect"] == "mail.mydomain.local"
-    assert {b["port"] for b in plan["listeners"]} == {443, 80, 135, 60000, 60001}
-    assert plan["vrrp"] is None and plan["peers"] == []
+    assert {(b["address"], b["port"]) for b in plan["listeners"]} == {
+        ("10.0.0.11", 443), ("10.0.0.11", 80), ("10.0.0.11", 135), ("10.0.0.11", 60000), ("10.0.0.11", 60001),
+        ("127.0.0.1", 10000),  # its own peer: stickiness survives a reload
+    }
+    assert plan["vrrp"] is None and plan["peers"] == [{"name": "local", "address": "127.0.0.1", "port": 10000}]
+    assert plan["local_peer"] == "local"
+    assert not any(r["port"] == 10000 for r in plan["firewall"]["rules"])
     assert [c["service"] for c in plan["certificates"]] == ["http"]
 
 
