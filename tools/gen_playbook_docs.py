@@ -81,6 +81,11 @@ def render(playbook: Path) -> str:
                   "variables ([awx.md](../awx.md)).", ""]
     for role, entry in entry_of(playbook):
         spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+        if entry not in spec["argument_specs"]:
+            # an entry point without a spec of its own (the exchange role's plan check): said, not documented twice
+            lines += [f"First, the `{role}` role's `{entry}` tasks (`roles/{role}/tasks/{entry}.yml`), with the variables "
+                      "of its main entry point below.", ""]
+            continue
         point = spec["argument_specs"][entry]
         lines += [f"## Role `{role}`" + (f", entry point `{entry}`" if entry != "main" else ""), "",
                   f"**{plain(point.get('short_description', ''))}**", ""]
@@ -109,8 +114,9 @@ def pages() -> dict[str, str]:
 
 if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
+    fresh = pages()  # all pages first: a failure leaves the old ones in place
     for stale in OUT.glob("*.md"):
         stale.unlink()
-    for page, text in pages().items():
+    for page, text in fresh.items():
         (OUT / page).write_text(text, encoding="utf-8")
-    print(f"wrote {len(pages())} pages in {OUT.relative_to(ROOT)}")
+    print(f"wrote {len(fresh)} pages in {OUT.relative_to(ROOT)}")
