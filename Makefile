@@ -10,7 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
-SCENARIOS ?= skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network operations
+# operations first: the scenario that exercises the most roles (and fails soonest when one broke)
+SCENARIOS ?= operations skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x (both TLS engines,
 # ssl-bridge, SNI). skeleton and ha_pair pass there too (SCENARIOS_DEBIAN13="..." to run them);
 # they are left out of make test to keep CI within its time.
@@ -88,7 +89,8 @@ demo:
 	echo "Done in $$(( $$(date +%s) - start )) s."
 
 # --- the tests ----------------------------------------------------------------
-test: deps venv lint unit sanity build lab-test molecule molecule-debian13
+# bench-smoke and drills-smoke: the benchmark and drill harnesses on tiny counts, so they don't rot
+test: deps venv lint unit sanity build lab-test bench-smoke drills-smoke molecule molecule-debian13
 	@echo "==> make test: all green"
 
 lint: venv
