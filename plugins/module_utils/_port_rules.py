@@ -13,6 +13,7 @@ service they belong to; ``0.0.0.0`` clashes with every address.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing as t
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError, ipv4, port
@@ -108,8 +109,11 @@ def parse_proc_net_tcp(text: str) -> list[tuple[str, int, int]]:
 
 
 def configured_listeners(text: str) -> set[tuple[str, int]]:
-    """``(address, port)`` pairs a haproxy (``bind``, ``peer``) or stunnel (``accept``) file opens."""
+    """``(address, port)`` pairs a haproxy (``bind``, ``peer``), stunnel (``accept``) or
+    prometheus-node-exporter (``--web.listen-address`` in its ARGS) file opens."""
     found = set()
+    for address, number in re.findall(r"--web\.listen-address[= ]([0-9.]*):(\d+)", text):
+        found.add((address or ANY_ADDRESS, int(number)))
     for line in text.splitlines():
         words = line.replace("=", " ").split()
         if len(words) >= 3 and words[0] == "peer":  # peer <name> <address>:<port>

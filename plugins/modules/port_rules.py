@@ -57,11 +57,12 @@ options:
     default: 10
   own_configs:
     description:
-      - The appliance's own configuration files. A port their C(bind) (haproxy) or C(accept) (stunnel) lines open
-        is the appliance's, even where root may not see which process holds it.
+      - The appliance's own configuration files. A port their C(bind) (haproxy), C(accept) (stunnel) or
+        C(--web.listen-address) (prometheus-node-exporter, as the node_metrics role writes it) lines open is the
+        appliance's, even where root may not see which process holds it.
     type: list
     elements: path
-    default: [/etc/haproxy/haproxy.cfg, /etc/stunnel/exchange-lb.conf]
+    default: [/etc/haproxy/haproxy.cfg, /etc/stunnel/exchange-lb.conf, /etc/default/prometheus-node-exporter]
 attributes:
   check_mode:
     support: full
@@ -167,7 +168,7 @@ def main() -> None:
             "own_configs": {
                 "type": "list",
                 "elements": "path",
-                "default": ["/etc/haproxy/haproxy.cfg", "/etc/stunnel/exchange-lb.conf"],
+                "default": ["/etc/haproxy/haproxy.cfg", "/etc/stunnel/exchange-lb.conf", "/etc/default/prometheus-node-exporter"],
             },
         },
         supports_check_mode=True,

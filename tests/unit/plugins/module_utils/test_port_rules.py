@@ -111,6 +111,9 @@ def test_ports_the_current_config_opens_are_the_appliances() -> None:
         "peers exlb_peers\n    peer lb1 10.0.0.11:10000\nfrontend ft\n    bind 10.0.0.10:443 ssl crt /x.pem\n[imaps]\naccept = 10.0.0.10:993\n"
     )
     assert own == {("10.0.0.11", 10000), ("10.0.0.10", 443), ("10.0.0.10", 993)}
+    # the node metrics as the node_metrics role writes them; Debian's own default (ARGS="") opens nothing of ours
+    assert configured_listeners('ARGS="--web.listen-address=10.0.0.11:9100 --web.config.file=/etc/x.yml"') == {("10.0.0.11", 9100)}
+    assert configured_listeners('ARGS=""') == set()
     sockets = [Socket("10.0.0.10", 443), Socket("10.0.0.10", 993)]  # holders unknown
     assert host_conflicts([HTTPS, IMAPS], sockets, own=own) == []
     assert host_conflicts([HTTPS], sockets) == [
