@@ -513,13 +513,12 @@ def test_factory_reset_asks_for_the_confirmation_then_resets() -> None:
         assert on(node, "systemctl is-active haproxy").strip() == "active"
 
     run = Run("factory_reset", "--limit", LB2, extra={"exchange_factory_reset_confirm": True})
-    firstboot = PROJECT / "roles" / "firstboot"
-    if firstboot.is_dir():
-        assert run.rc == 0, run.failures()
-        print("roles/firstboot exists: the re-arm ran:", run.result("Re-arm the first-boot console wizard", LB2))
-    else:
-        print("roles/firstboot is not in this branch: the reset stops at its re-arm; the re-arm itself is not asserted")
-        assert run.rc != 0 and "firstboot" in run.failures() + run.stderr
+    assert run.rc == 0, run.failures()
+    assert not run.result("Re-arm the first-boot console wizard", LB2).get("failed")
+    assert on(LB2, "systemctl is-enabled exlb-firstboot.service 2>&1", check=False).strip() == "enabled"
+    # the node metrics the appliance set up are stopped, their password hash gone
+    assert on(LB2, "systemctl is-active prometheus-node-exporter", check=False).strip() != "active"
+    assert "No such file" in on(LB2, "ls /etc/prometheus/node-exporter-web.yml 2>&1", check=False)
     assert on(LB2, "dpkg-query -W -f='${Status}' haproxy keepalived 2>&1", check=False).count("install ok installed") == 0
     assert on(LB2, "ls /etc/exchange-lb /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf 2>&1", check=False).count("No such file") == 3
     # the pair's other node serves on
