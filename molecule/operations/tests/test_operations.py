@@ -23,7 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/
 from clients import HOST, tls_context  # noqa: E402
