@@ -377,8 +377,8 @@ for row in csv.DictReader(("pxname" + stat).splitlines()):
 
 def server_states(node: str, server: str) -> tuple[str, set[str]]:
     """The pid of the haproxy process that answered, and the server's status in every backend."""
-    pid, *states = podman("exec", node, "python3", "-c", SHOW_STAT, server).stdout.split()
-    return pid, set(states)
+    pid, *states = podman("exec", node, "python3", "-c", SHOW_STAT, server).stdout.splitlines()
+    return pid.strip(), {state.split()[0] for state in states if state.strip()}  # "MAINT (via bk_rpc_epm/cas1)": MAINT
 
 
 def test_a_drained_cas_gets_no_new_client_and_no_request_fails() -> None:
