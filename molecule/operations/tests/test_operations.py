@@ -411,11 +411,11 @@ def test_a_drained_cas_gets_no_new_client_and_no_request_fails() -> None:
         assert wait_until(lambda: len(client.served(maintained_at)) >= 20, 30, 0.1)
 
         # a reload (here from the Services tab) keeps the CAS in maintenance: the new haproxy loads the saved state
-        before = {node: server_states(node, "cas1")[0] for node in (LB1, LB2)}
+        workers = {node: server_states(node, "cas1")[0] for node in (LB1, LB2)}
         reload = Run("services", extra={"exchange_services_action": "reload", "exchange_services_daemons": ["haproxy"]})
         assert reload.rc == 0, reload.failures()
         for node in (LB1, LB2):
-            assert wait_until(lambda: server_states(node, "cas1")[0] != before[node], 15), f"{node}: no new haproxy process"
+            assert wait_until(lambda: server_states(node, "cas1")[0] != workers[node], 15), f"{node}: no new haproxy process"
             assert server_states(node, "cas1")[1] == {"MAINT"}, (node, server_states(node, "cas1"))
         reloaded_at = time.monotonic()
         assert wait_until(lambda: len(client.served(reloaded_at)) >= 20, 30, 0.1)
