@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import time
 from email.message import EmailMessage
+from pathlib import Path
 
 HOST = "mail.mydomain.local"
 CLIENT = "10.89.60.1"  # this machine, on the lab bridge
@@ -124,3 +125,16 @@ def server_states(host, backend: str) -> dict[str, str]:
         if len(fields) > 17 and fields[0] == backend and fields[1] not in ("FRONTEND", "BACKEND"):
             states[fields[1]] = fields[17]
     return states
+
+
+def converge(*extra: str) -> subprocess.CompletedProcess[str]:
+    """The scenario's converge playbook again, as a user re-runs it (extra: ansible-playbook arguments)."""
+    project = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(project / ".build/collections"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / ".config/molecule/converge.yml"),
+         *extra],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return result

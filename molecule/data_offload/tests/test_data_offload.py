@@ -9,9 +9,11 @@ data_offload_stunnel (stunnel ends TLS and hands over with the PROXY protocol).
 from __future__ import annotations
 
 import imaplib
+import json
 import os
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -22,7 +24,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
 from clients import (  # noqa: E402
-    CLIENT, HOST, connect_from, curl, delivered, haproxy_command, message, pop3_login, server_states, tls_context,
+    CLIENT, HOST, connect_from, converge, curl, delivered, haproxy_command, message, pop3_login, server_states,
+    tls_context,
 )
 
 CA = os.environ["LAB_CA_CERT"]
@@ -141,6 +144,40 @@ def test_tls_is_1_2_or_newer(node):
             capture_output=True, text=True, timeout=20, check=False,
         )
         assert result.returncode != 0, f"{version} was accepted"
+
+
+def tls_handshake(node: str, port: int, version: ssl.TLSVersion) -> str:
+    """The TLS version agreed with the node when the client offers only `version`; raises if refused."""
+    context = tls_context()
+    context.minimum_version = context.maximum_version = version
+    with socket.create_connection((node, port), timeout=10) as raw, context.wrap_socket(raw) as tls:
+        return str(tls.version())
+
+
+def test_a_changed_tls_setting_is_reloaded_and_every_listener_keeps_serving(host, node):
+    """TLS minimum version (exchange_tls_min_version) changed and back: the engine that ends TLS reloads (same
+    main process) and every TLS listener serves under the new setting. A reload re-binds each changed listener:
+    stunnel must still be allowed to bind 443 then (it runs as stunnel4)."""
+    engine = host.ansible.get_variables().get("exchange_tls_engine", "haproxy")
+    unit = "stunnel@exchange-lb" if engine == "stunnel" else "haproxy"
+    main_pid = host.run(f"systemctl show -P MainPID {unit}").stdout.strip()
+    try:
+        converge("-e", json.dumps({"exchange_tls_min_version": "TLSv1.3"}))
+        assert served_by(node, "/owa/") in ("cas1", "cas2")
+        for port in (443, 993, 995, 587):  # HTTPS, IMAPS, POP3S, SMTP(s) Service (TLS on 587)
+            assert tls_handshake(node, port, ssl.TLSVersion.TLSv1_3) == "TLSv1.3", port
+            with pytest.raises(ssl.SSLError):
+                tls_handshake(node, port, ssl.TLSVersion.TLSv1_2)
+    finally:
+        converge()
+    for port in (443, 993, 995, 587):  # HTTPS, IMAPS, POP3S, SMTP(s) Service (TLS on 587)
+        assert tls_handshake(node, port, ssl.TLSVersion.TLSv1_2) == "TLSv1.2", port
+    assert host.run(f"systemctl show -P MainPID {unit}").stdout.strip() == main_pid, f"{unit} was restarted, not reloaded"
+    if engine == "stunnel":
+        service = host.run("systemctl show -P User stunnel@exchange-lb").stdout.strip()
+        assert service == "stunnel4"
+        journal = host.run("journalctl -u stunnel@exchange-lb -b --no-pager -o cat").stdout
+        assert not [line for line in journal.splitlines() if "Binding service" in line and "fail" in line], journal[-2000:]
 
 
 # --- IMAP(s), POP3(s): clear and ssl-offload ------------------------------------------
