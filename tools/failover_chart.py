@@ -25,7 +25,7 @@ LEGEND = {"address_moved": "virtual address on the backup", "client_gap": "clien
 
 def render(data: dict[str, t.Any]) -> str:
     faults = data["faults"]
-    limit = max(max(f["address_moved"][1], f["client_gap"][1]) for f in faults)
+    limit = max(max(f.get("address_moved", [0, 0])[1], f["client_gap"][1]) for f in faults)
     scale_max = int(limit) + 1
     plot = WIDTH - LEFT - RIGHT
     height = TOP + ROW * len(faults) + 50
@@ -52,6 +52,9 @@ def render(data: dict[str, t.Any]) -> str:
         y = TOP + ROW * row
         out.append(f'<text x="{LEFT - 10}" y="{y + 22}" text-anchor="end">{escape(fault["label"])}</text>')
         for offset, key in ((4, "address_moved"), (20, "client_gap")):
+            if key not in fault:  # the address did not move
+                out.append(f'<text x="{x(0) + 6:.1f}" y="{y + offset + 12}" font-size="11">address stays</text>')
+                continue
             low, high = fault[key]
             out.append(f'<rect x="{x(0):.1f}" y="{y + offset}" width="{x(low) - x(0):.1f}" height="14" fill="{COLOURS[key]}" opacity="0.35"/>')
             out.append(f'<rect x="{x(low):.1f}" y="{y + offset}" width="{max(x(high) - x(low), 2):.1f}" height="14" fill="{COLOURS[key]}"/>')

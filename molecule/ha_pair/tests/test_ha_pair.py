@@ -220,12 +220,59 @@ def test_stopping_keepalived_on_the_master_moves_the_address_and_it_returns():
     wait_for_failback("systemctl start keepalived (preempt)", started)
 
 
-def test_killing_haproxy_on_the_master_moves_the_address():
-    # systemd restarts haproxy within 0.1 s (Restart=always); the track sees the
-    # restarted main process as not settled yet and the master gives the address away.
-    killed = failover("systemctl kill -s KILL haproxy", lambda: on(MASTER, "systemctl kill -s KILL haproxy"))
-    assert on(MASTER, "systemctl is-active haproxy", check=False).strip() == "active"
-    wait_for_failback("the kill, haproxy restarted and settled (preempt)", killed)
+def kill_haproxy_and_watch(seconds: float = 4.0) -> tuple[float, int, int, list[list[str]], str, str]:
+    """SIGKILL to every haproxy process of the master while the client runs; watches `seconds`
+    (two tracking checks, 1 s apart, and then some). (gap, failed, answered, address holders
+    seen, main pid before, main pid after)."""
+    before = on(MASTER, "systemctl show -P MainPID haproxy").strip()
+    holders: list[list[str]] = []
+    with Client() as client:
+        t0 = time.monotonic()
+        on(MASTER, "systemctl kill -s KILL haproxy")
+        while time.monotonic() - t0 < seconds:
+            holders.append(where_is_vip())
+            time.sleep(0.2)
+        gap, failed, answered = client.report(t0)
+    after = on(MASTER, "systemctl show -P MainPID haproxy").strip()
+    return gap, failed, answered, holders, before, after
+
+
+def test_a_killed_haproxy_is_restarted_in_place_and_the_address_stays():
+    # keepalived_track_settle 0 (default): systemd restarts haproxy at once (Restart=always),
+    # the check never sees it down twice in a row, the address does not move.
+    gap, failed, answered, holders, before, after = kill_haproxy_and_watch()
+    print(f"\n[haproxy killed] restarted in place, main pid {before} -> {after}; client's longest time without "
+          f"an answer {gap:.2f} s ({failed} failed, {answered} answered)")
+    assert after not in ("", "0", before), (before, after)
+    assert all(seen == [MASTER] for seen in holders), f"the address moved: {holders}"
+    assert gap < MAX_GAP_S / 2, f"the client had no answer for {gap:.2f} s"
+    assert get().status == 200
+
+
+def test_haproxy_that_stays_down_moves_the_address_and_it_returns():
+    try:
+        failover("systemctl stop haproxy", lambda: on(MASTER, "systemctl stop haproxy"))
+    finally:
+        started = time.monotonic()
+        on(MASTER, "systemctl start haproxy")
+    wait_for_failback("systemctl start haproxy (checks rise, preempt)", started)
+
+
+def test_with_a_settle_time_a_killed_haproxy_moves_the_address():
+    changed = converge("--diff", "-e", json.dumps({"keepalived_track_settle": 3}))
+    try:
+        assert "restarted less than 3 s ago" in changed.stdout, changed.stdout
+        assert wait_until(lambda: where_is_vip() == [MASTER], 15, interval=0.2) is not None, where_is_vip()
+        # systemd restarts haproxy within 0.1 s (Restart=always); the check sees the restarted
+        # main process as not settled yet and the master gives the address away.
+        killed = failover("systemctl kill -s KILL haproxy, settle 3 s",
+                          lambda: on(MASTER, "systemctl kill -s KILL haproxy"))
+        assert on(MASTER, "systemctl is-active haproxy", check=False).strip() == "active"
+        wait_for_failback("the kill, haproxy restarted and settled (preempt)", killed)
+    finally:
+        converge()
+    assert "restarted less than" not in on(MASTER, "cat /etc/keepalived/keepalived.conf")
+    assert wait_until(lambda: where_is_vip() == [MASTER], 30, interval=0.2) is not None, where_is_vip()
 
 
 def test_stopping_the_master_machine_moves_the_address_and_it_returns():
