@@ -147,8 +147,10 @@ build: venv
 
 
 # --- benchmarks and drills (bench/README.md) -----------------------------------
-# Containers exlb-bench-* in 10.89.60.80-89, converged with site.yml, removed afterwards.
+# Containers exlb-bench-* in 10.89.60.80-91, converged with site.yml, removed afterwards.
+# The full TLS benchmark compares Debian 13's OpenSSL with Debian 12's: it needs both node images.
 bench: deps venv lab-up-standins
+	LAB_DEBIAN=13 lab/lab.sh image
 	$(BIN)/python bench/bench.py
 
 bench-smoke: deps venv lab-up-standins

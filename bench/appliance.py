@@ -1,9 +1,11 @@
-"""The appliance under test: containers exlb-bench-* in 10.89.60.80-89, converged with site.yml.
+"""The appliance under test: containers exlb-bench-* in 10.89.60.80-91, converged with site.yml.
 
     VIP 10.89.60.80   exlb-bench-lb1 .81 (master)  exlb-bench-lb2 .82 (backup)   haproxy TLS, RSA-2048
                       exlb-bench-stn .83  stunnel TLS, RSA-2048 (single node)
                       exlb-bench-ec  .84  haproxy TLS, ECDSA P-256 (single node)
                       exlb-bench-stne .87 stunnel TLS, ECDSA P-256 (single node)
+                      exlb-bench-d13 .90 / exlb-bench-d13s .91: haproxy / stunnel TLS, RSA-2048, Debian 13
+                      (single nodes; the TLS benchmark of the full run only: OpenSSL 3.5 against Debian 12's 3.0)
     own stand-in CAS  exlb-bench-cas1 .85, exlb-bench-cas2 .86 (the benchmark may freeze them)
 
 Converged with the collection's site playbook through podman's connection (no SSH needed).
@@ -22,6 +24,7 @@ from common import ROOT, BenchError, log, pexec, podman, run
 
 STATE = ROOT / ".build" / "bench"
 NODE_IMAGE = os.environ.get("LAB_NODE_IMAGE", "localhost/exlb-node:debian12")
+NODE_IMAGE_DEBIAN13 = "localhost/exlb-node:debian13"
 STANDIN_IMAGE = os.environ.get("LAB_STANDIN_IMAGE", "localhost/exlb-standin:debian12")
 NETWORK = "exlb-lab"
 VIP = "10.89.60.80"
@@ -37,6 +40,7 @@ class Node:
     ip: str
     kind: str        # lb | cas | hub
     vars: dict[str, t.Any] = field(default_factory=dict)
+    image: str = ""  # lb nodes: the node image, NODE_IMAGE when empty
 
 
 LBS = [
@@ -46,6 +50,11 @@ LBS = [
     Node("exlb-bench-ec", "bec", "10.89.60.84", "lb", {"exchange_http_certificate": str(PKI / "mail.mydomain.local-ecdsa.pfx")}),
     Node("exlb-bench-stne", "bstne", "10.89.60.87", "lb", {"exchange_tls_engine": "stunnel",
                                                           "exchange_http_certificate": str(PKI / "mail.mydomain.local-ecdsa.pfx")}),
+]
+# OpenSSL 3.5 (Debian 13) against 3.0 (Debian 12) in the TLS benchmark: single nodes, full run only
+LBS_DEBIAN13 = [
+    Node("exlb-bench-d13", "bd13", "10.89.60.90", "lb", {}, NODE_IMAGE_DEBIAN13),
+    Node("exlb-bench-d13s", "bd13s", "10.89.60.91", "lb", {"exchange_tls_engine": "stunnel"}, NODE_IMAGE_DEBIAN13),
 ]
 CAS = [
     Node("exlb-bench-cas1", "bcas1", "10.89.60.85", "cas"),
@@ -62,6 +71,13 @@ def select_smoke() -> None:
     """The smoke run (CI): the pair and the stunnel node only (the ECDSA nodes are left out)."""
     global LBS, ALL
     LBS = [n for n in LBS if n.host in ("blb1", "blb2", "bstn")]
+    ALL = LBS + CAS + HUBS
+
+
+def add_debian13() -> None:
+    """The TLS benchmark of the full run: two more single nodes on Debian 13."""
+    global LBS, ALL
+    LBS = LBS + [n for n in LBS_DEBIAN13 if n not in LBS]
     ALL = LBS + CAS + HUBS
 
 
@@ -123,7 +139,7 @@ def start() -> None:
                 "--systemd=always", "--label", "org.exlb.bench=1",
                 "--add-host", f"mail.mydomain.local:{VIP}"]
         if n.kind == "lb":
-            args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN", NODE_IMAGE, "/sbin/init"]
+            args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN", n.image or NODE_IMAGE, "/sbin/init"]
         else:
             args += ["-v", f"{PKI}/standin:/etc/lab/pki:ro", STANDIN_IMAGE, "/sbin/init", f"--unit=lab-{n.kind}.target"]
         podman(*args, timeout=60)

@@ -29,6 +29,19 @@ def fmt(v: t.Any, digits: int = 2) -> str:
     return str(v)
 
 
+def ratio_range(c: dict[str, t.Any]) -> str:
+    runs = len(c.get("runs", [])) or 1
+    if runs > 1:
+        return f"{fmt(c['ratio'])} ({fmt(c['ratio_min'])}-{fmt(c['ratio_max'])}, {runs} runs)"
+    return fmt(c["ratio"])
+
+
+def gap_range(r: dict[str, t.Any]) -> str:
+    if len(r.get("runs", [])) > 1:
+        return f"{fmt(r['client_gap_s'], 3)} ({fmt(r['gap_min_s'], 3)}-{fmt(r['gap_max_s'], 3)})"
+    return fmt(r["client_gap_s"], 3)
+
+
 def render() -> str:
     out: list[str] = []
     machines = {}
@@ -50,11 +63,11 @@ def render() -> str:
     d = load("tls")
     if d:
         out.append("\n### TLS: full handshakes per appliance CPU-second vs `openssl speed` sign/s of one core\n")
-        out.append(markdown_table(["key", "engine", "handshakes", "appliance CPU s", "handshakes/CPU-s",
-                                   "sign/s (1 core)", "ratio", "target"],
-                                  [[c["key"], c["engine"], c["handshakes"], fmt(c["appliance_cpu_s"]),
+        out.append(markdown_table(["key", "engine", "node", "handshakes (all runs)", "handshakes/CPU-s (median)",
+                                   "sign/s (1 core)", "ratio: median (range)", "target"],
+                                  [[c["key"], c["engine"], c.get("release", "Debian 12"), c["handshakes"],
                                     fmt(c["handshakes_per_cpu_s"], 0), fmt(c["openssl_sign_per_s_one_core"], 0),
-                                    fmt(c["ratio"]), "≥ 0.8" if c["target"] else "report"] for c in d["cases"]]))
+                                    ratio_range(c), "≥ 0.8" if c["target"] else "report"] for c in d["cases"]]))
     d = load("http")
     if d:
         out.append("\n### HTTPS keep-alive (wrk) through the appliance vs straight to a stand-in CAS\n")
@@ -84,8 +97,9 @@ def render() -> str:
     d = load("failover")
     if d:
         out.append("\n### Failover as a client sees it (fault → first answer through the VIP)\n")
-        out.append(markdown_table(["fault", "advert s", "seconds", "failed requests", "target"],
-                                  [[r["fault"], r["advert_s"], fmt(r["client_gap_s"], 3), r["failed"],
+        out.append(markdown_table(["fault", "advert s", "runs", "seconds: median (range)", "failed requests (median)",
+                                   "target"],
+                                  [[r["fault"], r["advert_s"], len(r.get("runs", [])) or 1, gap_range(r), r["failed"],
                                     f"< {r['target_s']} s" if r.get("target_s") else "report"] for r in d["runs"]]))
     d = load("converge")
     if d:

@@ -25,6 +25,13 @@ def test_openssl_speed_output_is_understood() -> None:
     assert 100 < signs < 10_000_000
 
 
+def test_openssl_3_5_speed_output_is_read_under_its_own_header() -> None:
+    """Debian 13's OpenSSL 3.5 prints encrypt/decrypt columns after sign/s and a KEM section."""
+    out = (Path(__file__).parent / "data" / "openssl-speed-3.5.txt").read_text()
+    assert bench.parse_speed(out, "rsa") == 4851.7
+    assert bench.parse_speed(out, "ecdsa") == 71884.1
+
+
 def test_a_missing_speed_line_is_an_error() -> None:
     with pytest.raises(common.BenchError, match="no rsa line"):
         bench.parse_speed("nothing here\n", "rsa")
@@ -67,3 +74,40 @@ def test_the_chart_is_well_formed_svg_and_the_table_lines_up() -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in png[-12:]
     lines = common.table("T", ["x", "long header"], [[1, 2], ["wide cell", 3]]).splitlines()
     assert len({len(line) for line in lines[1:]}) == 1
+
+
+def test_failover_runs_are_summarised_by_their_median_and_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    gaps = iter([0.42, 0.31, None, 1.2, 0.28, 0.9])   # None: no answer within the run (counted as 15 s)
+    calls: list[str] = []
+
+    def once(fault: str) -> dict[str, object]:
+        calls.append(fault)
+        return {"fault": fault, "client_gap_s": next(gaps), "failed": 3, "vip_on": "exlb-bench-lb2"}
+
+    monkeypatch.setattr(bench, "failover_once", once)
+    monkeypatch.setattr(bench, "log", lambda *_: None)
+    out = bench.bench_failover(0.1, ["crash", "kill"], 3)
+    assert calls == ["crash", "kill"] * 3                        # the faults are interleaved
+    crash, kill = out
+    assert (crash["client_gap_s"], crash["gap_min_s"], crash["gap_max_s"]) == (0.42, 0.28, 15.0)
+    assert (kill["client_gap_s"], kill["gap_min_s"], kill["gap_max_s"]) == (0.9, 0.31, 1.2)
+    assert len(crash["runs"]) == 3 and crash["advert_s"] == 0.1 and crash["vip_on"] == ["exlb-bench-lb2"]
+
+
+def test_the_report_shows_medians_with_their_range(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+
+    import report
+    machine = {"nproc": 2, "cpu_model": "AMD EPYC", "memory_gib": 23.5, "kernel": "6.1", "loadavg_1m_at_start": 0.5,
+               "date_utc": "2026-11-26 06:00 UTC"}
+    (tmp_path / "tls.json").write_text(json.dumps({"machine": machine, "smoke": False, "cases": [
+        {"key": "RSA-2048", "engine": "haproxy", "release": "Debian 13", "handshakes": 9000, "handshakes_per_cpu_s": 2100.0,
+         "openssl_sign_per_s_one_core": 2500.0, "ratio": 0.84, "ratio_min": 0.8, "ratio_max": 0.86, "target": None,
+         "runs": [{}, {}, {}]}]}))
+    (tmp_path / "failover.json").write_text(json.dumps({"machine": machine, "smoke": False, "runs": [
+        {"fault": "master crash", "advert_s": 0.1, "client_gap_s": 0.42, "gap_min_s": 0.28, "gap_max_s": 0.5,
+         "failed": 4, "target_s": 0.5, "runs": [{}, {}, {}]}]}))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    text = report.render()
+    assert "| RSA-2048 | haproxy | Debian 13 | 9000 | 2100 | 2500 | 0.84 (0.80-0.86, 3 runs) | report |" in text
+    assert "| master crash | 0.1 | 3 | 0.420 (0.280-0.500) | 4 | < 0.5 s |" in text
