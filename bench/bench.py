@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import appliance as app  # noqa: E402
 from common import (BenchError, chart, log, machine, need_tools, pexec, podman,  # noqa: E402
-                    run, save, table)
+                    run, run_main, save, table)
 
 SMOKE = False
 RESULTS: dict[str, dict[str, t.Any]] = {}
@@ -659,11 +659,4 @@ def limited_converge(advert: float) -> tuple[float, int]:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"bench: ERROR: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except subprocess.SubprocessError as exc:
-        print(f"bench: ERROR: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "bench")

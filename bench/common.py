@@ -10,6 +10,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import time
 import typing as t
 from html import escape
@@ -154,3 +155,12 @@ def save(name: str, data: dict[str, t.Any], chart: tuple[str, bytes] | None = No
         (out / f"{name}.svg").write_text(chart[0])
         (out / f"{name}.png").write_bytes(chart[1])
     return path
+
+
+def run_main(main: t.Callable[[], int], name: str) -> t.NoReturn:
+    """A bench command's entry point: its exit status, or 2 with one line when it cannot run."""
+    try:
+        sys.exit(main())
+    except (BenchError, subprocess.SubprocessError) as exc:
+        print(f"{name}: ERROR: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import re
 import ssl
-import subprocess
 import sys
 import time
 import typing as t
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import appliance as app  # noqa: E402
 import bench  # noqa: E402
 import security  # noqa: E402
-from common import BenchError, chart, log, machine, pexec, podman, run, save, table  # noqa: E402
+from common import BenchError, chart, log, machine, pexec, podman, run, run_main, save, table  # noqa: E402
 
 LB1, LB2, STN = "exlb-bench-lb1", "exlb-bench-lb2", "exlb-bench-stn"
 STN_IP = "10.89.60.83"
@@ -291,8 +290,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, subprocess.SubprocessError) as exc:
-        print(f"drills: ERROR: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "drills")

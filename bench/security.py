@@ -23,7 +23,6 @@ import concurrent.futures as cf
 import http.client
 import socket
 import ssl
-import subprocess
 import sys
 import time
 import typing as t
@@ -33,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import appliance as app  # noqa: E402
-from common import BenchError, log, machine, pexec, run, save, table  # noqa: E402
+from common import BenchError, log, machine, pexec, run, run_main, save, table  # noqa: E402
 
 # Mozilla server-side TLS "intermediate" (v5.7): TLS 1.2 + 1.3; these TLS 1.2 suites (OpenSSL names).
 MOZILLA_INTERMEDIATE_TLS12 = {
@@ -227,8 +226,4 @@ def run_checks(info: dict[str, t.Any], smoke: bool) -> bool:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, subprocess.SubprocessError) as exc:
-        print(f"security: ERROR: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_main(main, "security")
