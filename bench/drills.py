@@ -188,6 +188,15 @@ def drill_partition() -> dict[str, t.Any]:
     return res
 
 
+def failure_message(output: str) -> str:
+    """The message of the first failed task in ansible-playbook's output (not an earlier task's debug msg)."""
+    failed = output.find("FAILED!")
+    if failed < 0:
+        return ""
+    msg = re.search(r'"msg": "([^"]{0,200})', output[failed:]) or re.search(r"msg: (.{0,200})", output[failed:])
+    return msg.group(1).strip("'\"") if msg else ""
+
+
 def drill_bad_certificate() -> dict[str, t.Any]:
     """Push an expired certificate to the stunnel node: the run must refuse it, the old one keeps serving."""
     before = cert_serial(STN_IP)
@@ -201,8 +210,7 @@ def drill_bad_certificate() -> dict[str, t.Any]:
                    timeout=400, env=app.playbook_env(), check=False)
         outcome["rc"] = proc.returncode
         outcome["seconds"] = round(time.monotonic() - t0, 1)
-        msg = re.search(r'"msg": "([^"]{0,200})', proc.stdout) or re.search(r"msg: (.{0,200})", proc.stdout)
-        outcome["msg"] = msg.group(1) if msg else ""
+        outcome["msg"] = failure_message(proc.stdout)
 
     res = observe(STN_IP, fault, settle=2)
     after = cert_serial(STN_IP)

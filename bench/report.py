@@ -56,7 +56,7 @@ def render() -> str:
         dates = sorted(x["date_utc"] for x in machines.values())
         out.append(f"Machine: {m['nproc']} vCPU {m['cpu_model']}, {m['memory_gib']} GiB RAM, kernel {m['kernel']}. "
                    f"Runs from {dates[0]} to {dates[-1]}; 1-minute load average {loads[0]}-{loads[-1]} "
-                   "when the runs started (busy machine).")
+                   "when the runs started" + (" (a busy machine)." if loads[-1] > m["nproc"] else "."))
         smoke = [n for n in machines if (load(n) or {}).get("smoke")]
         if smoke:
             out.append(f"\n**Smoke figures (tiny counts, not for comparison):** {', '.join(smoke)}.")
@@ -71,10 +71,15 @@ def render() -> str:
     d = load("http")
     if d:
         out.append("\n### HTTPS keep-alive (wrk) through the appliance vs straight to a stand-in CAS\n")
-        rows = [["straight to a CAS", fmt(d["direct"]["rps"], 0), fmt(d["direct"]["p99_ms"])],
-                ["through the VIP", fmt(d["via_appliance"]["rps"], 0), fmt(d["via_appliance"]["p99_ms"])]]
-        out.append(markdown_table(["path", "req/s", "p99 ms"], rows))
-        out.append(f"\nRatio {fmt(d['ratio_rps'])} (median of the interleaved pairs {d.get('pair_ratios')}; target ≥ 0.8).")
+        rows = []
+        for layout in d.get("layouts", [d]):
+            label = layout.get("layout", "every container on every core")
+            rows.append([label, fmt(layout["direct"]["rps"], 0), fmt(layout["via_appliance"]["rps"], 0),
+                         fmt(layout["direct"]["p99_ms"]), fmt(layout["via_appliance"]["p99_ms"]),
+                         f"{fmt(layout['ratio_rps'])} {layout.get('pair_ratios', '')}", layout.get("dropped_logs", "-")])
+        out.append(markdown_table(["layout", "req/s straight", "req/s through the VIP", "p99 ms straight",
+                                   "p99 ms through the VIP", "ratio (pairs)", "log lines haproxy dropped"], rows))
+        out.append(f"\nTarget ≥ 0.8 with the appliance on its own core (median pair {fmt(d['ratio_rps'])}).")
     d = load("memory")
     if d:
         out.append("\n### Resident memory (KiB) on the master\n")

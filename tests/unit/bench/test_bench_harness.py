@@ -111,3 +111,12 @@ def test_the_report_shows_medians_with_their_range(monkeypatch: pytest.MonkeyPat
     text = report.render()
     assert "| RSA-2048 | haproxy | Debian 13 | 9000 | 2100 | 2500 | 0.84 (0.80-0.86, 3 runs) | report |" in text
     assert "| master crash | 0.1 | 3 | 0.420 (0.280-0.500) | 4 | < 0.5 s |" in text
+
+
+def test_a_drill_reports_the_failed_tasks_message_not_an_earlier_one() -> None:
+    import drills
+    output = ("TASK [Preflight] ***\nok: [bstn] =>\n    msg: 24105 MB of memory, 2 vCPU(s)\n"
+              "TASK [certificate] ***\nfatal: [bstn]: FAILED! =>\n    changed: false\n"
+              "    msg: 'HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on 2026-10-21'\n")
+    assert drills.failure_message(output) == "HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on 2026-10-21"
+    assert drills.failure_message("PLAY RECAP\n") == ""
