@@ -189,12 +189,18 @@ def drill_partition() -> dict[str, t.Any]:
 
 
 def failure_message(output: str) -> str:
-    """The message of the first failed task in ansible-playbook's output (not an earlier task's debug msg)."""
-    failed = output.find("FAILED!")
-    if failed < 0:
-        return ""
-    msg = re.search(r'"msg": "([^"]{0,200})', output[failed:]) or re.search(r"msg: (.{0,200})", output[failed:])
-    return msg.group(1).strip("'\"") if msg else ""
+    """The message of the task that failed the run in ansible-playbook's output: the last failure that
+    was not ignored (the preflight's checks may fail and be ignored before it; their msg is not it)."""
+    found = ""
+    blocks = output.split("FAILED!")[1:]
+    for block in blocks:
+        block = block.split("\nTASK [")[0].split("\nPLAY RECAP")[0]
+        if "...ignoring" in block:
+            continue
+        msg = re.search(r'"msg": "([^"]{0,200})', block) or re.search(r"\bmsg: (.{0,200})", block)
+        if msg and msg.group(1).strip("'\" "):
+            found = msg.group(1).strip("'\" ")
+    return found
 
 
 def drill_bad_certificate() -> dict[str, t.Any]:
@@ -211,6 +217,7 @@ def drill_bad_certificate() -> dict[str, t.Any]:
         outcome["rc"] = proc.returncode
         outcome["seconds"] = round(time.monotonic() - t0, 1)
         outcome["msg"] = failure_message(proc.stdout)
+        (app.STATE / "bad-certificate-run.log").write_text(proc.stdout + proc.stderr)
 
     res = observe(STN_IP, fault, settle=2)
     after = cert_serial(STN_IP)

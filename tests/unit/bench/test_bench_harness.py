@@ -116,6 +116,7 @@ def test_the_report_shows_medians_with_their_range(monkeypatch: pytest.MonkeyPat
 def test_a_drill_reports_the_failed_tasks_message_not_an_earlier_one() -> None:
     import drills
     output = ("TASK [Preflight] ***\nok: [bstn] =>\n    msg: 24105 MB of memory, 2 vCPU(s)\n"
+              "TASK [Check the time source] ***\nfatal: [bstn]: FAILED! =>\n    msg: ''\n...ignoring\n"
               "TASK [certificate] ***\nfatal: [bstn]: FAILED! =>\n    changed: false\n"
               "    msg: 'HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on 2026-10-21'\n")
     assert drills.failure_message(output) == "HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on 2026-10-21"
