@@ -189,11 +189,14 @@ def drill_partition() -> dict[str, t.Any]:
 
 
 def failure_message(output: str) -> str:
-    """The message of the task that failed the run in ansible-playbook's output: the last failure that
-    was not ignored (the preflight's checks may fail and be ignored before it; their msg is not it)."""
+    """The message of the task that failed the run in ansible-playbook's output. ansible-core 2.19+
+    prints it on an `[ERROR]: Task failed: ...` line; older ones only in the failure's `msg`, where
+    the last failure not ignored counts (the preflight's checks may fail, ignored, before it)."""
+    error = re.search(r"^\[ERROR\]: Task failed: (?:(?:Action|Module) failed: )?(.{1,200})$", output, re.M)
+    if error:
+        return error.group(1).strip()
     found = ""
-    blocks = output.split("FAILED!")[1:]
-    for block in blocks:
+    for block in re.split(r"FAILED!|^failed: ", output, flags=re.M)[1:]:
         block = block.split("\nTASK [")[0].split("\nPLAY RECAP")[0]
         if "...ignoring" in block:
             continue

@@ -121,3 +121,8 @@ def test_a_drill_reports_the_failed_tasks_message_not_an_earlier_one() -> None:
               "    msg: 'HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on 2026-10-21'\n")
     assert drills.failure_message(output) == "HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on 2026-10-21"
     assert drills.failure_message("PLAY RECAP\n") == ""
+    # ansible-core 2.19+: the failed task's message on an [ERROR] line; a loop's failure reads "failed: [host] (item=...)"
+    real = (Path(__file__).parent / "data" / "bad-certificate-run.log").read_text()
+    assert drills.failure_message(real).startswith("HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on")
+    assert drills.failure_message(real.replace("[ERROR]: Task failed", "[ERROR]: Something else")).startswith(
+        "HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on")
