@@ -23,6 +23,9 @@ import pytest
 import testinfra
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
+from clients import converge  # noqa: E402
+
 VIP = "10.89.60.50"
 MASTER, BACKUP = "exlb-mol-ha-lb1", "exlb-mol-ha-lb2"
 CLIENT_ADDRESS = "10.89.60.1"  # this host, on the lab bridge
@@ -139,20 +142,6 @@ def wait_for_failback(label: str, since: float, timeout: float = 30) -> None:
     assert get().status == 200
 
 
-def converge(*extra: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(PROJECT / ".build/collections"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / ".config/molecule/converge.yml"), *extra],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
 def haproxy_cli(node: str, command: str) -> str:
     script = (
         "import socket\n"
@@ -211,13 +200,18 @@ def test_stickiness_follows_the_client_to_the_other_node():
 # --- failovers, as the client sees them -------------------------------------------
 
 
-def test_stopping_keepalived_on_the_master_moves_the_address_and_it_returns():
+def stop_on_the_master_then_start(unit: str, failback_label: str) -> None:
+    """`systemctl stop unit` on the master: the backup takes over; then start it: the address returns."""
     try:
-        failover("systemctl stop keepalived", lambda: on(MASTER, "systemctl stop keepalived"))
+        failover(f"systemctl stop {unit}", lambda: on(MASTER, f"systemctl stop {unit}"))
     finally:
         started = time.monotonic()
-        on(MASTER, "systemctl start keepalived")
-    wait_for_failback("systemctl start keepalived (preempt)", started)
+        on(MASTER, f"systemctl start {unit}")
+    wait_for_failback(f"systemctl start {unit} ({failback_label})", started)
+
+
+def test_stopping_keepalived_on_the_master_moves_the_address_and_it_returns():
+    stop_on_the_master_then_start("keepalived", "preempt")
 
 
 def kill_haproxy_and_watch(seconds: float = 4.0) -> tuple[float, int, int, list[list[str]], str, str]:
@@ -250,12 +244,7 @@ def test_a_killed_haproxy_is_restarted_in_place_and_the_address_stays():
 
 
 def test_haproxy_that_stays_down_moves_the_address_and_it_returns():
-    try:
-        failover("systemctl stop haproxy", lambda: on(MASTER, "systemctl stop haproxy"))
-    finally:
-        started = time.monotonic()
-        on(MASTER, "systemctl start haproxy")
-    wait_for_failback("systemctl start haproxy (checks rise, preempt)", started)
+    stop_on_the_master_then_start("haproxy", "checks rise, preempt")
 
 
 def test_with_a_settle_time_a_killed_haproxy_moves_the_address():
