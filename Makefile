@@ -11,11 +11,11 @@ BIN := $(VENV)/bin
 COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
 # operations first: the scenario that exercises the most roles (and fails soonest when one broke)
-SCENARIOS ?= operations skeleton bad_input data_offload data_offload_stunnel data_forward data_bridge data_bridge_stunnel ha_pair network
+SCENARIOS ?= operations skeleton bad_input data_offload data_forward data_bridge ha_pair network
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x (both TLS engines,
 # ssl-bridge, SNI). skeleton and ha_pair pass there too (SCENARIOS_DEBIAN13="..." to run them);
 # they are left out of make test to keep CI within its time.
-SCENARIOS_DEBIAN13 ?= data_offload_stunnel data_bridge
+SCENARIOS_DEBIAN13 ?= data_offload data_bridge
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux \
 	wrk
@@ -89,9 +89,29 @@ demo:
 	echo "Done in $$(( $$(date +%s) - start )) s."
 
 # --- the tests ----------------------------------------------------------------
+# Each stage timed and its tests counted (tools/stages.py); the table at the end, also when a stage
+# failed. Fail fast: the seconds-long checks first, the lab after them.
 # bench-smoke and drills-smoke: the benchmark and drill harnesses on tiny counts, so they don't rot
-test: deps venv lint unit sanity build lab-test bench-smoke drills-smoke molecule molecule-debian13
-	@echo "==> make test: all green"
+STAGE := $(PYTHON) tools/stages.py
+MOLECULE_RUN = source lab/env.sh && $(BIN)/molecule test -s
+test:
+	@$(STAGE) reset; trap '$(STAGE) report' EXIT; \
+	$(STAGE) run deps -- $(MAKE) --no-print-directory deps; \
+	$(STAGE) run venv -- $(MAKE) --no-print-directory venv; \
+	$(STAGE) run lint -- $(MAKE) --no-print-directory lint; \
+	$(STAGE) run unit -- $(MAKE) --no-print-directory unit; \
+	$(STAGE) run sanity -- $(MAKE) --no-print-directory sanity; \
+	$(STAGE) run build -- $(MAKE) --no-print-directory build; \
+	$(STAGE) run lab-images -- lab/lab.sh image; \
+	$(STAGE) run lab-test -- $(MAKE) --no-print-directory lab-test; \
+	$(STAGE) run bench-smoke -- $(MAKE) --no-print-directory bench-smoke; \
+	$(STAGE) run drills-smoke -- $(MAKE) --no-print-directory drills-smoke; \
+	$(STAGE) run lab-up-standins -- $(MAKE) --no-print-directory lab-up-standins; \
+	for s in $(SCENARIOS); do $(STAGE) run "molecule $$s" -- bash -c "$(MOLECULE_RUN) $$s"; done; \
+	$(STAGE) run lab-images-debian13 -- env LAB_DEBIAN=13 lab/lab.sh image; \
+	for s in $(SCENARIOS_DEBIAN13); do \
+	  $(STAGE) run "molecule $$s (Debian 13)" -- bash -c "LAB_DEBIAN_TAG=debian13 $(MOLECULE_RUN) $$s"; done; \
+	echo "==> make test: all green"
 
 lint: venv
 	@echo "==> yamllint"

@@ -8,7 +8,9 @@
                       (single nodes; the TLS benchmark of the full run only: OpenSSL 3.5 against Debian 12's 3.0)
     own stand-in CAS  exlb-bench-cas1 .85, exlb-bench-cas2 .86 (the benchmark may freeze them)
 
-Converged with the collection's site playbook through podman's connection (no SSH needed).
+Converged with the collection's site playbook over SSH, as a real appliance is (user ansible with the lab's
+key and sudo); the nodes keep fixed MAC addresses, so that a node made again at the same address is
+reached at once (no stale ARP entry on the lab bridge).
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ VIP = "10.89.60.80"
 CLUSTER_ID = 181
 ADMIN_USER, ADMIN_PASSWORD = "admin", "bench-admin-Secret"
 PKI = ROOT / ".lab" / "pki"
+SSH_KEY = ROOT / ".lab" / "ssh" / "id_ed25519"
+SSH_ARGS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+            " -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=/tmp/exlb-bench-%C")
+
+
+def mac_of(ip: str) -> str:
+    """A fixed, locally administered MAC address for a lab address: 02:00 + the four octets."""
+    return "02:00:" + ":".join(f"{int(octet):02x}" for octet in ip.split("."))
 
 
 @dataclass
@@ -112,13 +122,17 @@ def _yaml(value: t.Any, indent: int = 0) -> str:
 def write_inventory(advert: float) -> Path:
     STATE.mkdir(parents=True, exist_ok=True)
     lines = ["---", "all:", "  children:", "    exchange_lb:", "      vars:",
-             "        ansible_connection: containers.podman.podman",
+             "        ansible_connection: ssh",
+             "        ansible_user: ansible",
+             f"        ansible_ssh_private_key_file: {SSH_KEY}",
+             f"        ansible_ssh_common_args: {_yaml(SSH_ARGS)}",
+             "        ansible_ssh_retries: 3",
              "        ansible_python_interpreter: /usr/bin/python3"]
     lines += [f"        {k}: {_yaml(v)}" for k, v in group_vars(advert).items()]
     lines.append("      hosts:")
     for n in LBS:
         lines.append(f"        {n.host}:")
-        lines.append(f"          ansible_host: {n.name}")
+        lines.append(f"          ansible_host: {n.ip}")
         lines.append(f"          exchange_network_address: {n.ip}")
         lines += [f"          {k}: {_yaml(v)}" for k, v in n.vars.items()]
     path = STATE / "inventory.yml"
@@ -136,10 +150,12 @@ def start() -> None:
     remove()
     for n in ALL:
         args = ["run", "--detach", "--name", n.name, "--hostname", n.host, "--network", NETWORK, "--ip", n.ip,
+                "--mac-address", mac_of(n.ip),
                 "--systemd=always", "--label", "org.exlb.bench=1",
                 "--add-host", f"mail.mydomain.local:{VIP}"]
         if n.kind == "lb":
-            args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN", n.image or NODE_IMAGE, "/sbin/init"]
+            args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN",
+                     "-v", f"{SSH_KEY}.pub:/home/ansible/.ssh/authorized_keys:ro", n.image or NODE_IMAGE, "/sbin/init"]
         else:
             args += ["-v", f"{PKI}/standin:/etc/lab/pki:ro", STANDIN_IMAGE, "/sbin/init", f"--unit=lab-{n.kind}.target"]
         podman(*args, timeout=60)

@@ -19,6 +19,17 @@ from pathlib import Path
 
 HOST = "mail.mydomain.local"
 CLIENT = "10.89.60.1"  # this machine, on the lab bridge
+BASE_CONFIG = Path(__file__).resolve().parents[1] / ".config" / "molecule" / "config.yml"
+
+
+def lab_ssh(address: str) -> dict[str, object]:
+    """Inventory variables that reach a scenario's node at ``address`` over SSH as molecule's own inventory
+    does (.config/molecule/config.yml: user ansible, the lab's key, sudo, a multiplexed connection)."""
+    import yaml  # the venv's; the lab's own tests import this module without needing it
+
+    base = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))["provisioner"]["inventory"]["group_vars"]["all"]
+    found = {key: os.path.expandvars(value) if isinstance(value, str) else value for key, value in base.items()}
+    return {**found, "ansible_connection": "ssh", "ansible_host": address}
 
 
 class NamedContext(ssl.SSLContext):
@@ -132,7 +143,9 @@ def converge(*extra: str) -> subprocess.CompletedProcess[str]:
     project = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[1]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(project / ".build/collections"), ANSIBLE_NOCOLOR="1")
     result = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(project / ".config/molecule/converge.yml"),
+        # the inventory directory, as molecule passes it: with a switched engine (switch_tls_engine.yml)
+        ["ansible-playbook", "-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
+         str(project / ".config/molecule/converge.yml"),
          *extra],
         capture_output=True, text=True, timeout=300, env=env, check=False,
     )

@@ -97,7 +97,7 @@ def render(playbook: Path) -> str:
             lines += ["### Variables", "", *options_table(point.get("options") or {}), ""]
     imports = re.findall(r"import_playbook: exchange_lb\.appliance\.(\w+)", playbook.read_text(encoding="utf-8"))
     if imports:
-        lines += [f"It runs first: {', '.join(f'[{i}]({i}.md)' for i in imports)}.", ""]
+        lines += [f"It also runs, before it changes anything: {', '.join(f'[{i}]({i}.md)' for i in imports)}.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

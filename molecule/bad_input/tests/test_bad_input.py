@@ -8,11 +8,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
+from clients import lab_ssh  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -40,8 +44,7 @@ def run_corpus(tmp: Path, *extra: str, callback: str = "default") -> subprocess.
     hosts = {}
     for case in CASES:
         hosts[case.stem] = {
-            "ansible_connection": "containers.podman.podman",
-            "ansible_host": CONTAINER,
+            **lab_ssh(NODE),  # as the scenario's own inventory reaches it
             **base_vars(),
             **load(case)["vars"],
         }

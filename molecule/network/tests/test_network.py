@@ -14,12 +14,16 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
+from clients import lab_ssh  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -59,15 +63,26 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.5) -> bool:
     return bool(predicate())
 
 
+def scenario_inventory() -> dict[str, Any]:
+    return yaml.safe_load((SCENARIO / "molecule.yml").read_text(encoding="utf-8"))["provisioner"]["inventory"]
+
+
 def host_vars(name: str) -> dict[str, Any]:
-    inventory = yaml.safe_load((SCENARIO / "molecule.yml").read_text(encoding="utf-8"))["provisioner"]["inventory"]
-    return {**inventory["group_vars"]["exchange_lb"], **inventory["host_vars"][name]}
+    """The node's appliance settings in the scenario (how molecule reaches it left out)."""
+    inventory = scenario_inventory()
+    found = {**inventory["group_vars"]["exchange_lb"], **inventory["host_vars"][name]}
+    return {key: value for key, value in found.items() if not key.startswith("ansible_")}
+
+
+def lab_connection(name: str) -> dict[str, Any]:
+    """SSH to the node's eth0 on the lab network, as molecule's own inventory reaches it."""
+    return lab_ssh(scenario_inventory()["host_vars"][name]["ansible_host"])
 
 
 def converge(tmp: Path, name: str, connection: dict[str, Any] | None = None, **overrides: Any) -> subprocess.CompletedProcess[str]:
     """The site playbook on one node, with the scenario's variables and ``overrides``."""
     inventory = tmp / f"{name}.yml"
-    hosts = {name: {**(connection or {"ansible_connection": "containers.podman.podman"}), **host_vars(name), **overrides}}
+    hosts = {name: {**(connection or lab_connection(name)), **host_vars(name), **overrides}}
     inventory.write_text(yaml.safe_dump({"all": {"children": {"exchange_lb": {"hosts": hosts}}}}), encoding="utf-8")
     return playbook(inventory, PROJECT / ".config" / "molecule" / "converge.yml", "--diff")
 
@@ -193,15 +208,10 @@ def test_bad_input_is_refused_naming_the_field(tmp_path: Path, overrides: dict[s
 
 # --- over SSH, through the interface being changed ------------------------------------------
 @pytest.fixture(scope="module")
-def ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, timeout=30)
-    # The lab's image: key login as `ansible` (sudo), no root login.
-    on(IFUPDOWN, "install -d -m 700 -o ansible -g ansible /home/ansible/.ssh && cat > /home/ansible/.ssh/authorized_keys"
-                 " && chown ansible: /home/ansible/.ssh/authorized_keys && chmod 600 /home/ansible/.ssh/authorized_keys",
-       stdin=Path(f"{key}.pub").read_text(encoding="utf-8"))
-    yield key
-    on(IFUPDOWN, "rm -f /home/ansible/.ssh/authorized_keys")
+def ssh_key() -> Path:
+    """The lab's key: the image takes key logins as `ansible` (sudo), no root login; molecule mounts
+    this key as the user's authorized_keys."""
+    return Path(os.environ["LAB_SSH_KEY"])
 
 
 def over_ssh(key: Path, address: str) -> dict[str, Any]:
@@ -274,7 +284,7 @@ def unconfigured() -> None:
 
 def test_firstboot_role_installs_the_wizard(tmp_path: Path) -> None:
     inventory = tmp_path / "template.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"hosts": {IFUPDOWN: {"ansible_connection": "containers.podman.podman",
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {IFUPDOWN: {**lab_connection(IFUPDOWN),
                                                                        "firstboot_interface": "eth1"}}}}), encoding="utf-8")
     for _ in range(2):
         result = playbook(inventory, PROJECT / "playbooks" / "firstboot.yml", "-e", f"firstboot_hosts={IFUPDOWN}")

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""The stages of `make test`: each timed, its tests counted, and a table at the end.
+
+    tools/stages.py reset                          forget the stages of an earlier run
+    tools/stages.py run NAME -- CMD [ARG...]       one stage, its output shown as it comes
+    tools/stages.py lanes N NAME=SHELL-CMD ...     stages in N parallel lanes, each stage's output
+                                                   shown whole when it ends (in the order they end)
+    tools/stages.py report                         the table: stage, seconds, tests, result
+
+A stage's tests are read off pytest's closing lines in its output ("12 passed, 1 failed in 3.2s"),
+also when molecule's verifier prints them; a stage without such a line shows "-". The table ends with
+the plain closing line "N passed, M failed" over all stages. Standard library only: the first stages
+run before the venv exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD = ROOT / ".build" / "stages.jsonl"
+LOGS = ROOT / ".build" / "stage-logs"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# pytest's closing line: "==== 12 passed, 2 skipped in 3.21s ====", "382 passed in 3.2s" (-q), and
+# molecule's verifier output prefixes it with "│ "
+CLOSING = re.compile(r"^[\s│]*(?:=+ )?((?:\d+ [a-z]+(?:, )?)+) in [0-9.]+s\b")
+COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|deselected)")
+
+
+def counts(text: str) -> dict[str, int]:
+    """Tests per outcome over every pytest closing line of ``text``."""
+    total: dict[str, int] = {}
+    for line in ANSI.sub("", text).splitlines():
+        match = CLOSING.search(line)
+        if not match:
+            continue
+        for number, outcome in COUNT.findall(match.group(1)):
+            outcome = "error" if outcome.startswith("error") else outcome
+            total[outcome] = total.get(outcome, 0) + int(number)
+    return total
+
+
+def record(name: str, started: float, seconds: float, rc: int, text: str) -> None:
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"stage": name, "started": started, "seconds": round(seconds, 1), "rc": rc, "tests": counts(text)}
+    with RECORD.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(entry) + "\n")
+
+
+def stamp() -> str:
+    return time.strftime("%H:%M:%S")
+
+
+def run(name: str, command: list[str]) -> int:
+    print(f"==> [{stamp()}] stage {name}: {' '.join(command)}", flush=True)
+    started, t0 = time.time(), time.monotonic()
+    seen: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                          text=True, errors="replace", bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            seen.append(line)
+    seconds = time.monotonic() - t0
+    record(name, started, seconds, proc.returncode, "".join(seen))
+    print(f"<== [{stamp()}] stage {name}: {'ok' if proc.returncode == 0 else f'FAILED (rc {proc.returncode})'} "
+          f"in {seconds:.0f} s", flush=True)
+    return proc.returncode
+
+
+def lanes(width: int, jobs: list[tuple[str, str]]) -> int:
+    """Run the jobs (name, shell command) in ``width`` lanes; the first failure stops new starts."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    queue = list(jobs)
+    lock = threading.Lock()
+    failed: list[str] = []
+
+    def lane() -> None:
+        while True:
+            with lock:
+                if not queue or failed:
+                    return
+                name, command = queue.pop(0)
+                print(f"==> [{stamp()}] stage {name} started (output below when it ends)", flush=True)
+            log = LOGS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".log")
+            started, t0 = time.time(), time.monotonic()
+            with log.open("w", encoding="utf-8") as out:
+                rc = subprocess.run(["bash", "-c", command], stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, check=False).returncode
+            seconds = time.monotonic() - t0
+            text = log.read_text(encoding="utf-8", errors="replace")
+            with lock:
+                record(name, started, seconds, rc, text)
+                print(f"==> [{stamp()}] stage {name}: output", flush=True)
+                sys.stdout.write(text)
+                print(f"<== [{stamp()}] stage {name}: {'ok' if rc == 0 else f'FAILED (rc {rc})'} in {seconds:.0f} s",
+                      flush=True)
+                if rc != 0:
+                    failed.append(name)
+
+    threads = [threading.Thread(target=lane) for _ in range(max(1, width))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed:
+        print(f"stages failed: {', '.join(failed)}", flush=True)
+        return 1
+    return 0
+
+
+def report() -> int:
+    if not RECORD.exists():
+        print("no stages recorded")
+        return 0
+    entries = [json.loads(line) for line in RECORD.read_text(encoding="utf-8").splitlines() if line.strip()]
+    width = max(len("stage"), *(len(e["stage"]) for e in entries))
+    print()
+    print("make test: the stages")
+    print(f"{'stage':<{width}}  {'seconds':>7}  {'tests':>6}  result")
+    passed = failed = 0
+    for entry in entries:
+        tests = entry["tests"]
+        ok, bad = tests.get("passed", 0), tests.get("failed", 0) + tests.get("error", 0)
+        passed, failed = passed + ok, failed + bad
+        shown = f"{ok}" if tests else "-"
+        if bad:
+            shown += f" ({bad} failed)"
+        result = "ok" if entry["rc"] == 0 else f"FAILED (rc {entry['rc']})"
+        print(f"{entry['stage']:<{width}}  {entry['seconds']:>7.0f}  {shown:>6}  {result}")
+    wall = max(e["started"] + e["seconds"] for e in entries) - min(e["started"] for e in entries)
+    busy = sum(e["seconds"] for e in entries)
+    print(f"{'wall clock':<{width}}  {wall:>7.0f}  ({wall / 60:.1f} min; the stages add up to {busy / 60:.1f} min)")
+    print(f"{passed} passed, {failed} failed")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__)
+        return 2
+    verb, rest = argv[0], argv[1:]
+    if verb == "reset":
+        RECORD.unlink(missing_ok=True)
+        return 0
+    if verb == "run" and len(rest) >= 3 and rest[1] == "--":
+        return run(rest[0], rest[2:])
+    if verb == "lanes" and len(rest) >= 2 and rest[0].isdigit():
+        jobs = [tuple(job.split("=", 1)) for job in rest[1:]]
+        if any(len(job) != 2 for job in jobs):
+            print("lanes: each job is NAME=SHELL-COMMAND", file=sys.stderr)
+            return 2
+        return lanes(int(rest[0]), jobs)  # type: ignore[arg-type]
+    if verb == "report":
+        return report()
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    sys.exit(main(sys.argv[1:]))
