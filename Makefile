@@ -106,11 +106,7 @@ test:
 	$(STAGE) run lab-test -- $(MAKE) --no-print-directory lab-test; \
 	$(STAGE) run bench-smoke -- $(MAKE) --no-print-directory bench-smoke; \
 	$(STAGE) run drills-smoke -- $(MAKE) --no-print-directory drills-smoke; \
-	$(STAGE) run lab-up-standins -- $(MAKE) --no-print-directory lab-up-standins; \
-	for s in $(SCENARIOS); do $(STAGE) run "molecule $$s" -- bash -c "$(MOLECULE_RUN) $$s"; done; \
-	$(STAGE) run lab-images-debian13 -- env LAB_DEBIAN=13 lab/lab.sh image; \
-	for s in $(SCENARIOS_DEBIAN13); do \
-	  $(STAGE) run "molecule $$s (Debian 13)" -- bash -c "LAB_DEBIAN_TAG=debian13 $(MOLECULE_RUN) $$s"; done; \
+	$(MAKE) --no-print-directory molecule molecule-debian13; \
 	echo "==> make test: all green"
 
 lint: venv
@@ -139,18 +135,14 @@ lab-test: lab-up
 	@echo "==> stand-in Exchange servers answer every protocol"
 	$(BIN)/python -m pytest -q tests/lab
 
+# one stage per scenario (tools/stages.py): timed, its tests counted
 molecule: lab-up-standins
-	@for s in $(SCENARIOS); do \
-	  echo "==> molecule test -s $$s"; \
-	  (source lab/env.sh && $(BIN)/molecule test -s $$s); \
-	done
+	@for s in $(SCENARIOS); do $(STAGE) run "molecule $$s" -- bash -c "$(MOLECULE_RUN) $$s"; done
 
 molecule-debian13: lab-up-standins
-	LAB_DEBIAN=13 lab/lab.sh image
+	@$(STAGE) run lab-images-debian13 -- env LAB_DEBIAN=13 lab/lab.sh image
 	@for s in $(SCENARIOS_DEBIAN13); do \
-	  echo "==> molecule test -s $$s (Debian 13 nodes)"; \
-	  (source lab/env.sh && LAB_DEBIAN_TAG=debian13 $(BIN)/molecule test -s $$s); \
-	done
+	  $(STAGE) run "molecule $$s (Debian 13)" -- bash -c "export LAB_DEBIAN_TAG=debian13 && $(MOLECULE_RUN) $$s"; done
 
 build: venv
 	rm -rf .build/install exchange_lb-appliance-*.tar.gz

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 import typing as t
 from dataclasses import dataclass, field
@@ -33,14 +34,8 @@ VIP = "10.89.60.80"
 CLUSTER_ID = 181
 ADMIN_USER, ADMIN_PASSWORD = "admin", "bench-admin-Secret"
 PKI = ROOT / ".lab" / "pki"
-SSH_KEY = ROOT / ".lab" / "ssh" / "id_ed25519"
-SSH_ARGS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-            " -o ControlMaster=auto -o ControlPersist=60s -o ControlPath=/tmp/exlb-bench-%C")
-
-
-def mac_of(ip: str) -> str:
-    """A fixed, locally administered MAC address for a lab address: 02:00 + the four octets."""
-    return "02:00:" + ":".join(f"{int(octet):02x}" for octet in ip.split("."))
+sys.path.insert(0, str(ROOT / "lab"))
+from nodessh import mac_of, ssh_vars  # noqa: E402  (reached as molecule's nodes are)
 
 
 @dataclass
@@ -122,12 +117,8 @@ def _yaml(value: t.Any, indent: int = 0) -> str:
 def write_inventory(advert: float) -> Path:
     STATE.mkdir(parents=True, exist_ok=True)
     lines = ["---", "all:", "  children:", "    exchange_lb:", "      vars:",
-             "        ansible_connection: ssh",
-             "        ansible_user: ansible",
-             f"        ansible_ssh_private_key_file: {SSH_KEY}",
-             f"        ansible_ssh_common_args: {_yaml(SSH_ARGS)}",
-             "        ansible_ssh_retries: 3",
              "        ansible_python_interpreter: /usr/bin/python3"]
+    lines += [f"        {k}: {_yaml(v)}" for k, v in ssh_vars("").items() if k != "ansible_host"]
     lines += [f"        {k}: {_yaml(v)}" for k, v in group_vars(advert).items()]
     lines.append("      hosts:")
     for n in LBS:
@@ -154,8 +145,9 @@ def start() -> None:
                 "--systemd=always", "--label", "org.exlb.bench=1",
                 "--add-host", f"mail.mydomain.local:{VIP}"]
         if n.kind == "lb":
+            key = ssh_vars(n.ip)["ansible_ssh_private_key_file"]
             args += ["--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_ADMIN",
-                     "-v", f"{SSH_KEY}.pub:/home/ansible/.ssh/authorized_keys:ro", n.image or NODE_IMAGE, "/sbin/init"]
+                     "-v", f"{key}.pub:/home/ansible/.ssh/authorized_keys:ro", n.image or NODE_IMAGE, "/sbin/init"]
         else:
             args += ["-v", f"{PKI}/standin:/etc/lab/pki:ro", STANDIN_IMAGE, "/sbin/init", f"--unit=lab-{n.kind}.target"]
         podman(*args, timeout=60)

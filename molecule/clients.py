@@ -13,23 +13,15 @@ import poplib
 import shlex
 import ssl
 import subprocess
+import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
 
 HOST = "mail.mydomain.local"
 CLIENT = "10.89.60.1"  # this machine, on the lab bridge
-BASE_CONFIG = Path(__file__).resolve().parents[1] / ".config" / "molecule" / "config.yml"
-
-
-def lab_ssh(address: str) -> dict[str, object]:
-    """Inventory variables that reach a scenario's node at ``address`` over SSH as molecule's own inventory
-    does (.config/molecule/config.yml: user ansible, the lab's key, sudo, a multiplexed connection)."""
-    import yaml  # the venv's; the lab's own tests import this module without needing it
-
-    base = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))["provisioner"]["inventory"]["group_vars"]["all"]
-    found = {key: os.path.expandvars(value) if isinstance(value, str) else value for key, value in base.items()}
-    return {**found, "ansible_connection": "ssh", "ansible_host": address}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
+from nodessh import ssh_vars as lab_ssh  # noqa: E402,F401  (the tests' own inventories reach nodes as molecule does)
 
 
 class NamedContext(ssl.SSLContext):
