@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """`make drills` / `make drills-smoke`: faults on the bench appliance, as a client sees them.
 
-    bench/drills.py [--smoke] [--reuse] [--keep] [--strict] [--no-security] [--only NAME,...]
+    bench/drills.py [--smoke] [--reuse [--remove]] [--keep] [--strict] [--no-security] [--only NAME,...]
+
+--reuse   the bench appliance a `bench/bench.py --keep` left running, if all of it is there
+--remove  remove it at the end also when it was reused (make test: the bench smoke run brings it up
+          and keeps it, the drills smoke run reuses it and removes it: one bring-up for both)
 
 Exit status: 0 (findings are printed, like missed benchmark targets), 1 on a finding with --strict,
 2 when a drill could not run (a broken harness or lab).
@@ -249,6 +253,7 @@ def main() -> int:
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--reuse", action="store_true")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--remove", action="store_true", help="remove the appliance at the end, also when reused")
     ap.add_argument("--only", default="")
     ap.add_argument("--no-security", action="store_true", help="skip the security checks (bench/security.py)")
     ap.add_argument("--strict", action="store_true",
@@ -281,7 +286,7 @@ def main() -> int:
             log("security checks ...")
             secure = security.run_checks(info, args.smoke)
     finally:
-        if started and not args.keep:
+        if (started or args.remove) and not args.keep:
             app.remove()
             log("removed the bench containers")
     rows = [[r["label"], r["sent"], r["failed"], "-" if r["recovery_s"] is None else f"{r['recovery_s']:.2f}", r.get("note", "")]

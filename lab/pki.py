@@ -44,9 +44,19 @@ CA_DAYS = 3650
 DOMAIN = "mydomain.local"
 MAIL = "mail." + DOMAIN
 AUTODISCOVER = "autodiscover." + DOMAIN
-LAB_IPS = {"cas1": "10.89.60.21", "cas2": "10.89.60.22", "hub1": "10.89.60.31", "hub2": "10.89.60.32"}
+# the hubs' addresses (both sets of stand-ins), from lab/env.sh's layout when it is exported
+LAB_HUB_IPS = ("10.89.60.31", "10.89.60.32", "10.89.60.131", "10.89.60.132")
 VIP = "10.89.60.10"
-FORMAT = 1
+FORMAT = 2  # 2: the hub certificate names the second set's hubs too
+
+
+
+def hub_addresses() -> list[str]:
+    """Every hub stand-in's address: lab/env.sh's LAB_STANDINS and LAB_STANDINS_B, else the defaults."""
+    entries = " ".join(os.environ.get(var, "") for var in ("LAB_STANDINS", "LAB_STANDINS_B")).split()
+    found = [entry.split(":")[2] for entry in entries if entry.split(":")[3] == "hub"]
+    return found or list(LAB_HUB_IPS)
+
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -205,7 +215,7 @@ def generate(out: str) -> dict:
             **info(mail_ec_c, mail_ec_k))
     hub_k = rsa_key(2048)
     hub_names = ["hub." + DOMAIN, "hub1", "hub2", "hub1." + DOMAIN, "hub2." + DOMAIN, "smtp." + DOMAIN]
-    hub_c = leaf("hub." + DOMAIN, hub_k, hub_names, [LAB_IPS["hub1"], LAB_IPS["hub2"]])
+    hub_c = leaf("hub." + DOMAIN, hub_k, hub_names, hub_addresses())
     w.entry("hub", purpose="SMTP certificate of the hub stand-ins (hub1, hub2)",
             good=True, files=bundle("hub." + DOMAIN, hub_c, hub_k), password=PFX_PASSWORD, **info(hub_c, hub_k))
 

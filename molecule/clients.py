@@ -17,11 +17,33 @@ import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import NamedTuple
 
 HOST = "mail.mydomain.local"
 CLIENT = "10.89.60.1"  # this machine, on the lab bridge
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 from nodessh import ssh_vars as lab_ssh  # noqa: E402,F401  (the tests' own inventories reach nodes as molecule does)
+
+
+class Standin(NamedTuple):
+    container: str
+    address: str
+    network_alias: tuple[str, ...]  # its name on the lab network: the first set's only
+
+
+def standin(host: str) -> Standin:
+    """The container and address of stand-in ``host`` (cas1, hub2 ...) in this scenario's set.
+
+    make test runs two lanes: the scenarios that disturb a CAS (stop, freeze, cut off) use the
+    second set (lab/env.sh LAB_STANDINS_B, the scenario's verifier env LAB_STANDIN_SET: b), the
+    others the first; the host names are the same in both."""
+    second = os.environ.get("LAB_STANDIN_SET", "a") == "b"
+    variable = "LAB_STANDINS_B" if second else "LAB_STANDINS"
+    for entry in os.environ[variable].split():
+        name, hostname, address, _role, _kind = entry.split(":")
+        if hostname == host:
+            return Standin(name, address, () if second else (host,))
+    raise KeyError(f"no stand-in {host!r} in {variable}")
 
 
 class NamedContext(ssl.SSLContext):
@@ -86,7 +108,7 @@ def delivered(subject: str, limit: float = 20) -> set[str]:
     while time.monotonic() < deadline:
         hubs = {
             hub for hub in ("hub1", "hub2")
-            if subprocess.run(["podman", "exec", f"exlb-{hub}", "grep", "-q", subject, "/var/mail/hubuser"],
+            if subprocess.run(["podman", "exec", standin(hub).container, "grep", "-q", subject, "/var/mail/hubuser"],
                               check=False, timeout=30).returncode == 0
         }
         if hubs:

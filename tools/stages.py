@@ -3,7 +3,9 @@
 
     tools/stages.py reset                          forget the stages of an earlier run
     tools/stages.py run NAME -- CMD [ARG...]       one stage, its output shown as it comes
-    tools/stages.py lanes N NAME=SHELL-CMD ...     stages in N parallel lanes, each stage's output
+    tools/stages.py lanes NAME=SHELL-CMD ... [:: NAME=SHELL-CMD ...]...
+                                                   lanes side by side (separated by ::), each lane's
+                                                   stages one after the other; a stage's output is
                                                    shown whole when it ends (in the order they end)
     tools/stages.py report                         the table: stage, seconds, tests, result
 
@@ -76,19 +78,21 @@ def run(name: str, command: list[str]) -> int:
     return proc.returncode
 
 
-def lanes(width: int, jobs: list[tuple[str, str]]) -> int:
-    """Run the jobs (name, shell command) in ``width`` lanes; the first failure stops new starts."""
+def lanes(groups: list[list[tuple[str, str]]]) -> int:
+    """Run each group of jobs (name, shell command) in order, the groups side by side.
+
+    A lane owns what its jobs share (make test: the scenarios that disturb a stand-in CAS run in one
+    lane, on the second set of stand-ins), so a job never moves to another lane. The first failure
+    anywhere stops new starts in every lane; what runs finishes and is recorded."""
     LOGS.mkdir(parents=True, exist_ok=True)
-    queue = list(jobs)
     lock = threading.Lock()
     failed: list[str] = []
 
-    def lane() -> None:
-        while True:
+    def lane(jobs: list[tuple[str, str]]) -> None:
+        for name, command in jobs:
             with lock:
-                if not queue or failed:
+                if failed:
                     return
-                name, command = queue.pop(0)
                 print(f"==> [{stamp()}] stage {name} started (output below when it ends)", flush=True)
             log = LOGS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".log")
             started, t0 = time.time(), time.monotonic()
@@ -106,7 +110,7 @@ def lanes(width: int, jobs: list[tuple[str, str]]) -> int:
                 if rc != 0:
                     failed.append(name)
 
-    threads = [threading.Thread(target=lane) for _ in range(max(1, width))]
+    threads = [threading.Thread(target=lane, args=(jobs,)) for jobs in groups if jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -115,6 +119,20 @@ def lanes(width: int, jobs: list[tuple[str, str]]) -> int:
         print(f"stages failed: {', '.join(failed)}", flush=True)
         return 1
     return 0
+
+
+def parse_lanes(words: list[str]) -> list[list[tuple[str, str]]]:
+    """``a=cmd b=cmd :: c=cmd`` -> [[(a, cmd), (b, cmd)], [(c, cmd)]]; ValueError on a word without '='."""
+    groups: list[list[tuple[str, str]]] = [[]]
+    for word in words:
+        if word == "::":
+            groups.append([])
+            continue
+        name, sep, command = word.partition("=")
+        if not sep or not name:
+            raise ValueError(f"lanes: {word!r} is not NAME=SHELL-COMMAND")
+        groups[-1].append((name, command))
+    return [group for group in groups if group]
 
 
 def report() -> int:
@@ -153,12 +171,12 @@ def main(argv: list[str]) -> int:
         return 0
     if verb == "run" and len(rest) >= 3 and rest[1] == "--":
         return run(rest[0], rest[2:])
-    if verb == "lanes" and len(rest) >= 2 and rest[0].isdigit():
-        jobs = [tuple(job.split("=", 1)) for job in rest[1:]]
-        if any(len(job) != 2 for job in jobs):
-            print("lanes: each job is NAME=SHELL-COMMAND", file=sys.stderr)
+    if verb == "lanes" and rest:
+        try:
+            return lanes(parse_lanes(rest))
+        except ValueError as error:
+            print(error, file=sys.stderr)
             return 2
-        return lanes(int(rest[0]), jobs)  # type: ignore[arg-type]
     if verb == "report":
         return report()
     print(__doc__, file=sys.stderr)

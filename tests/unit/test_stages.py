@@ -48,13 +48,25 @@ def test_a_stage_is_timed_counted_and_reported(tmp_path: Path, monkeypatch: pyte
     assert table.rstrip().splitlines()[-1] == "7 passed, 1 failed"
 
 
-def test_lanes_run_every_job_and_stop_starting_after_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lanes_run_each_lane_in_order_side_by_side_and_stop_starting_after_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stages, "RECORD", tmp_path / "stages.jsonl")
     monkeypatch.setattr(stages, "LOGS", tmp_path / "logs")
-    assert stages.lanes(2, [("a", "echo '1 passed in 0.1s'"), ("b", "echo '2 passed in 0.1s'"), ("c", "true")]) == 0
-    names = sorted(json.loads(line)["stage"] for line in (tmp_path / "stages.jsonl").read_text().splitlines())
-    assert names == ["a", "b", "c"]
+    groups = stages.parse_lanes(["a=sleep 0.3; echo '1 passed in 0.1s'", "b=echo '2 passed in 0.1s'", "::", "c=true"])
+    assert groups == [[("a", "sleep 0.3; echo '1 passed in 0.1s'"), ("b", "echo '2 passed in 0.1s'")], [("c", "true")]]
+    assert stages.lanes(groups) == 0
+    entries = [json.loads(line) for line in (tmp_path / "stages.jsonl").read_text().splitlines()]
+    assert [e["stage"] for e in entries] == ["c", "a", "b"]  # c ended first: the lanes ran side by side
+    by_name = {e["stage"]: e for e in entries}
+    assert by_name["b"]["started"] >= by_name["a"]["started"] + by_name["a"]["seconds"] - 0.05  # a lane keeps its order
+    assert by_name["b"]["tests"] == {"passed": 2}
     (tmp_path / "stages.jsonl").unlink()
-    assert stages.lanes(1, [("x", "exit 4"), ("y", "true")]) == 1
+    assert stages.lanes(stages.parse_lanes(["x=exit 4", "y=true"])) == 1
     ran = [json.loads(line)["stage"] for line in (tmp_path / "stages.jsonl").read_text().splitlines()]
     assert ran == ["x"]
+
+
+def test_a_lane_word_without_a_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="NAME=SHELL-COMMAND"):
+        stages.parse_lanes(["operations"])
+    assert stages.main(["lanes", "=true"]) == 2

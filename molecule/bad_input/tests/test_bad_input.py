@@ -1,7 +1,12 @@
 """The corpus of bad configurations (tests/bad_input/cases), against a node that
 serves a good one: every case is refused with an error naming its field, before
 anything under /etc changes; no password shows, even with -vvv; the node keeps
-serving its configuration."""
+serving its configuration.
+
+Here run: every case that a node must prove (refused by the certificate check, by
+the port check on the host, by the role's argument spec) and one plan refusal per
+tab of the web UI (``end_to_end: true``). The plan's other refusals are proved for
+every case, by field, in the unit tier (tests/unit/test_bad_input_cases.py)."""
 
 from __future__ import annotations
 
@@ -20,13 +25,21 @@ from clients import lab_ssh  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(__file__).resolve().parents[1]
-CASES = sorted((PROJECT / "tests" / "bad_input" / "cases").glob("*.yml"))
+ALL_CASES = sorted((PROJECT / "tests" / "bad_input" / "cases").glob("*.yml"))
 CONTAINER = "exlb-mol-bad-lb1"
 NODE = "10.89.60.45"
 
 
 def load(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def end_to_end(case: Path) -> bool:
+    data = load(case)
+    return bool(data.get("end_to_end", data["refused_by"] != "plan"))
+
+
+CASES = [case for case in ALL_CASES if end_to_end(case)]
 
 
 def base_vars() -> dict[str, Any]:
@@ -84,8 +97,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "text": as_json.stdout + as_json.stderr + verbose.stdout + verbose.stderr}
 
 
-def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 60
+def test_the_corpus_is_large_enough_and_every_mechanism_runs_here() -> None:
+    assert len(ALL_CASES) >= 60
+    assert {load(case)["refused_by"] for case in CASES} == {"plan", "certificate", "host", "argument_spec"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import CLIENT, HOST, curl, delivered, message, pop3_login, server_states, tls_context  # noqa: E402
+from clients import CLIENT, HOST, curl, delivered, message, pop3_login, server_states, standin, tls_context  # noqa: E402
 
 OTHER = "mail.otherdomain.local"
 
@@ -79,7 +79,7 @@ def wait_until(condition, limit: float) -> bool:
 
 
 def test_a_cas_whose_owa_fails_its_health_page_still_serves_the_other_services(host, node):
-    subprocess.run(["podman", "exec", "exlb-cas1", "touch", "/run/lab-sick-owa"], check=True, timeout=30)
+    subprocess.run(["podman", "exec", standin("cas1").container, "touch", "/run/lab-sick-owa"], check=True, timeout=30)
     try:
         # cas1's OWA health page answers 503: cas1 leaves the OWA backend only
         assert wait_until(lambda: server_states(host, "bk_owa").get("cas1", "").startswith("DOWN"), 20), server_states(host, "bk_owa")
@@ -88,7 +88,7 @@ def test_a_cas_whose_owa_fails_its_health_page_still_serves_the_other_services(h
         assert {served_by(node, "/owa/") for _ in range(6)} == {"cas2"}
         assert {served_by(node, "/ews/exchange.asmx") for _ in range(6)} == {"cas1", "cas2"}
     finally:
-        subprocess.run(["podman", "exec", "exlb-cas1", "rm", "-f", "/run/lab-sick-owa"], check=True, timeout=30)
+        subprocess.run(["podman", "exec", standin("cas1").container, "rm", "-f", "/run/lab-sick-owa"], check=True, timeout=30)
     assert wait_until(lambda: server_states(host, "bk_owa").get("cas1") == "UP", 20), "cas1 did not return to OWA"
     assert {served_by(node, "/owa/") for _ in range(6)} == {"cas1", "cas2"}
 

@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
 from clients import (  # noqa: E402
-    CLIENT, HOST, connect_from, converge, curl, delivered, haproxy_command, message, pop3_login, server_states,
+    CLIENT, HOST, connect_from, converge, curl, delivered, haproxy_command, message, pop3_login, server_states, standin,
     tls_context,
 )
 
@@ -241,7 +241,7 @@ def test_a_cas_whose_imap_hangs_leaves_the_imap_rotation_and_returns(host, node)
 
     # dovecot on cas1 hangs: connections are still accepted, but no banner ever comes
     # (only an application-aware check notices; a TCP check would keep it in rotation)
-    subprocess.run(["podman", "exec", "exlb-cas1", "pkill", "-STOP", "-f", "dovecot"], check=True, timeout=60)
+    subprocess.run(["podman", "exec", standin("cas1").container, "pkill", "-STOP", "-f", "dovecot"], check=True, timeout=60)
     try:
         # (clients may see cas2 only before that: leastconn avoids the CAS holding hung connections)
         deadline = time.monotonic() + 15
@@ -253,7 +253,7 @@ def test_a_cas_whose_imap_hangs_leaves_the_imap_rotation_and_returns(host, node)
             pytest.fail(f"cas1 stayed in the IMAP rotation 15 s after its IMAP service hung: {server_states(host, 'bk_imap')}")
         assert banners(6) == {"cas2"}  # once out, no client lands on the dead CAS
     finally:
-        subprocess.run(["podman", "exec", "exlb-cas1", "pkill", "-CONT", "-f", "dovecot"], check=True, timeout=60)
+        subprocess.run(["podman", "exec", standin("cas1").container, "pkill", "-CONT", "-f", "dovecot"], check=True, timeout=60)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:  # a dovecot that was frozen first works off the connections it queued
@@ -282,8 +282,8 @@ def test_statistics_and_metrics_need_the_admin_password(node):
 
 def test_statistics_only_from_the_admin_networks(node):
     # exchange_admin_networks is this machine; a stand-in server is elsewhere on the lab network
-    assert connect_from("exlb-cas1", node, 8404) == "timeout"
-    assert connect_from("exlb-cas1", node, 443) == "open"
+    assert connect_from(standin("cas1").container, node, 8404) == "timeout"
+    assert connect_from(standin("cas1").container, node, 443) == "open"
 
 
 def test_the_node_keeps_only_a_hash_of_the_admin_password(host):
@@ -323,7 +323,7 @@ def test_outlook_lands_on_one_cas_for_the_mapper_and_both_static_ports(node):
 
 def test_a_cas_that_drops_off_the_network_is_taken_out_and_its_rpc_sessions_shut(node):
     current = rpc_server_name(node, 135)
-    container, address = f"exlb-{current}", {"cas1": "10.89.60.21", "cas2": "10.89.60.22"}[current]
+    container, address, alias = standin(current)
     # put back as it was (address, MAC, name): a new MAC would leave the node's ARP entry stale for half a minute
     mac = subprocess.run(["podman", "inspect", "--format", '{{ (index .NetworkSettings.Networks "exlb-lab").MacAddress }}',
                           container], check=True, capture_output=True, text=True, timeout=60).stdout.strip()
@@ -340,8 +340,8 @@ def test_a_cas_that_drops_off_the_network_is_taken_out_and_its_rpc_sessions_shut
         assert {rpc_server_name(node, port) for port in (135, 60000, 60001)} == others
     finally:
         session.close()
-        subprocess.run(["podman", "network", "connect", "--ip", address, "--mac-address", mac, "--alias", current,
-                        "exlb-lab", container], check=True, timeout=60)
+        subprocess.run(["podman", "network", "connect", "--ip", address, "--mac-address", mac,
+                        *(f"--alias={name}" for name in alias), "exlb-lab", container], check=True, timeout=60)
         # the lab as the next test finds it: the appliance sends to that CAS again (bounded)
         deadline = time.monotonic() + 30
         while current not in {served_by(node, "/ews/") for _ in range(4)} and time.monotonic() < deadline:

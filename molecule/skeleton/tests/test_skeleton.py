@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import connect_from, server_states  # noqa: E402
+from clients import connect_from, server_states, standin  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
-CAS_CONTAINERS = {"cas1": "exlb-cas1", "cas2": "exlb-cas2"}
+CAS_CONTAINERS = {cas: standin(cas).container for cas in ("cas1", "cas2")}
 
 
 def node_address(host) -> str:
@@ -167,8 +167,8 @@ def test_ssh_only_from_the_admin_networks_while_the_services_are_open_to_all(hos
     # exchange_admin_networks is this machine only (10.89.60.1/32); cas1 is another lab address
     with socket.create_connection((node_address(host), 22), timeout=5) as conn:
         assert conn.recv(64).startswith(b"SSH-2.0-")
-    assert connect_from("exlb-cas1", node_address(host), 22) == "timeout"
-    assert connect_from("exlb-cas1", node_address(host), 80) == "open"
+    assert connect_from(CAS_CONTAINERS["cas1"], node_address(host), 22) == "timeout"
+    assert connect_from(CAS_CONTAINERS["cas1"], node_address(host), 80) == "open"
 
 
 def test_with_every_cas_gone_http_answers_a_clear_page_and_imap_closes_at_once(host):

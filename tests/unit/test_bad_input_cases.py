@@ -1,0 +1,96 @@
+"""The corpus of refused configurations (tests/bad_input/cases), in the unit tier.
+
+Each case names the mechanism that refuses it (``refused_by``):
+
+- ``plan``: the settings alone are wrong; the plan refuses them by field before any task touches the
+  host. Proved here for every such case in seconds: the case's variables over the bad_input scenario's
+  good ones and the role's defaults, templated by Ansible into ``exchange_settings`` exactly as the role's
+  vars/main.yml does, then the plan, whose error must name the case's field.
+- ``certificate``, ``host``, ``argument_spec``: the plan accepts the settings (asserted here, so that the
+  later mechanism is what refuses them); the certificate module, the port check on the host or the role's
+  argument spec refuses them, which only a run against a node proves.
+
+The bad_input molecule scenario runs every case that is not ``plan`` and the ``plan`` cases marked
+``end_to_end`` (one per tab of the web UI) against a node: refused, /etc unchanged, no secret shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = sorted((ROOT / "tests" / "bad_input" / "cases").glob("*.yml"))
+MECHANISMS = {"plan", "certificate", "host", "argument_spec"}
+CONTROLLER = "10.89.60.1"
+
+
+def _install_collection_loader() -> None:
+    # Ansible's own lookups (the cases use ansible.builtin.env) load through its collection finder
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+    _AnsibleCollectionFinder(paths=[str(ROOT / ".build" / "collections")])._install()
+
+
+_install_collection_loader()
+
+from ansible.parsing.dataloader import DataLoader  # noqa: E402
+from ansible.template import Templar  # noqa: E402
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan  # noqa: E402
+
+LOADER = DataLoader()
+
+
+@functools.lru_cache(maxsize=None)
+def load_shared(path: Path) -> dict[str, t.Any]:
+    return load(path)
+
+
+def load(path: Path) -> dict[str, t.Any]:
+    return t.cast(dict[str, t.Any], LOADER.load_from_file(str(path), trusted_as_template=True))
+
+
+def settings_for(case: Path) -> dict[str, t.Any]:
+    """``exchange_settings`` as the role computes it on a host of the corpus's inventory."""
+    defaults = load_shared(ROOT / "roles" / "exchange" / "defaults" / "main.yml")
+    role_vars = load_shared(ROOT / "roles" / "exchange" / "vars" / "main.yml")
+    scenario = load_shared(ROOT / "molecule" / "bad_input" / "molecule.yml")
+    host = case.stem
+    variables: dict[str, t.Any] = {
+        **defaults, **role_vars,
+        **scenario["provisioner"]["inventory"]["group_vars"]["exchange_lb"],
+        **load(case)["vars"],
+        "inventory_hostname": host, "inventory_hostname_short": host,
+        "ansible_play_hosts_all": [host], "groups": {"all": [host], "exchange_lb": [host]},
+    }
+    variables["hostvars"] = {host: variables}
+    os.environ.setdefault("LAB_PKI_DIR", str(ROOT / ".lab" / "pki"))
+    return t.cast(dict[str, t.Any], Templar(loader=LOADER, variables=variables).template(role_vars["exchange_settings"]))
+
+
+def test_every_case_names_its_field_and_its_mechanism() -> None:
+    assert len(CASES) >= 60
+    for case in CASES:
+        data = yaml.safe_load(case.read_text(encoding="utf-8"))
+        assert data["field"] and data["vars"], case.name
+        assert data["refused_by"] in MECHANISMS, case.name
+        assert data.get("end_to_end", data["refused_by"] != "plan") in (True, False), case.name
+    end_to_end = [c for c in CASES if yaml.safe_load(c.read_text(encoding="utf-8")).get("end_to_end")]
+    assert len(end_to_end) >= 8, "the scenario runs at least one plan refusal per tab of the web UI"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])
+def test_the_plan_refuses_exactly_the_plan_cases_naming_the_field(case: Path) -> None:
+    data = yaml.safe_load(case.read_text(encoding="utf-8"))
+    settings = settings_for(case)
+    if data["refused_by"] == "plan":
+        with pytest.raises(PlanError) as refused:
+            build_plan(settings, CONTROLLER)
+        assert data["field"] in str(refused.value), f"expected the error to name {data['field']!r}, got: {refused.value}"
+    else:
+        build_plan(settings, CONTROLLER)  # accepted: the certificate, the host or the argument spec refuses it
