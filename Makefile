@@ -105,7 +105,10 @@ demo:
 # (their own containers and stand-ins, exlb-bench-*: lane 1 runs them before its scenarios; one
 # bring-up for both: the bench keeps its appliance, the drills reuse it and remove it).
 STAGE := $(PYTHON) tools/stages.py
-MOLECULE_RUN = source lab/env.sh && $(BIN)/molecule test -s
+# A lane's command runs under tools/stages.py, not under make: PATH says the venv first again
+# (a python3 found through pyenv's shims puts its own bin first: its pytest has no testinfra)
+IN_VENV := export PATH=$(CURDIR)/$(BIN):\$$PATH &&
+MOLECULE_RUN = $(IN_VENV) source lab/env.sh && $(BIN)/molecule test -s
 MOLECULE_RUN_DEBIAN13 = export LAB_DEBIAN_TAG=debian13 && $(MOLECULE_RUN)
 SUBMAKE := $(MAKE) --no-print-directory
 test:
@@ -116,8 +119,8 @@ test:
 	  :: "lab-images=lab/lab.sh image" "lab-test=$(SUBMAKE) lab-test" \
 	     "lab-images-debian13=env LAB_DEBIAN=13 lab/lab.sh image"; \
 	$(STAGE) run lab-up-standins -- $(SUBMAKE) lab-up-standins; \
-	$(STAGE) lanes "bench-smoke=$(BIN)/python bench/bench.py --smoke --keep" \
-	  "drills-smoke=$(BIN)/python bench/drills.py --smoke --strict --reuse --remove" \
+	$(STAGE) lanes "bench-smoke=$(IN_VENV) $(BIN)/python bench/bench.py --smoke --keep" \
+	  "drills-smoke=$(IN_VENV) $(BIN)/python bench/drills.py --smoke --strict --reuse --remove" \
 	  $(foreach s,$(SCENARIOS_LANE1),"molecule $(s)=$(MOLECULE_RUN) $(s)") \
 	  :: $(foreach s,$(SCENARIOS_LANE2),"molecule $(s)=$(MOLECULE_RUN) $(s)") \
 	     $(foreach s,$(SCENARIOS_DEBIAN13),"molecule $(s) (Debian 13)=$(MOLECULE_RUN_DEBIAN13) $(s)") \

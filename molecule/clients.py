@@ -165,3 +165,17 @@ def converge(*extra: str) -> subprocess.CompletedProcess[str]:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     return result
+
+
+def wait_all_up(host, backends: tuple[str, ...], seconds: float = 30) -> None:
+    """Wait (bounded) until the node's haproxy has checked every server of ``backends`` UP: a client
+    right after a converge talks to servers the appliance has seen healthy, not ones it assumes so."""
+    deadline = time.monotonic() + seconds
+    states: dict[str, dict[str, str]] = {}
+    while time.monotonic() < deadline:
+        states = {backend: server_states(host, backend) for backend in backends}
+        if all(found and all(state.startswith("UP") for state in found.values()) for found in states.values()):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"not every server UP within {seconds:.0f} s: {states}")
+

@@ -12,12 +12,19 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import HOST, curl, delivered, message, pop3_login, tls_context  # noqa: E402
+from clients import HOST, curl, delivered, message, pop3_login, tls_context, wait_all_up  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def node(host) -> str:
     return host.ansible.get_variables()["exchange_network_address"]
+
+
+@pytest.fixture(scope="module")
+def hubs_checked(host) -> None:
+    """Both Hubs checked UP by the appliance before the first message (a run once saw a submission
+    closed right after converge: the condition a client can count on, not a pause)."""
+    wait_all_up(host, ("bk_smtp", "bk_smtps"))
 
 
 def test_tls_ends_on_the_cas_not_on_the_appliance(node):
@@ -55,7 +62,7 @@ def test_pop3_clear_and_pop3s_forwarded(node):
     pop3_login(node, 995, secure=True)  # TLS from the CAS itself, the lab's certificate
 
 
-def test_smtp_clear_forwarded_to_a_hub_that_names_itself(node):
+def test_smtp_clear_forwarded_to_a_hub_that_names_itself(node, hubs_checked):
     subject = f"fwd-clear-{uuid.uuid4()}"
     with smtplib.SMTP(timeout=15) as smtp:
         code, banner = smtp.connect(node, 25)
@@ -64,7 +71,7 @@ def test_smtp_clear_forwarded_to_a_hub_that_names_itself(node):
     assert len(delivered(subject)) == 1
 
 
-def test_submission_with_starttls_and_auth_passes_through(node):
+def test_submission_with_starttls_and_auth_passes_through(node, hubs_checked):
     subject = f"fwd-587-{uuid.uuid4()}"
     with smtplib.SMTP(timeout=15) as smtp:
         code, banner = smtp.connect(node, 587)
