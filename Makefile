@@ -101,6 +101,7 @@ demo:
 # --- the tests ----------------------------------------------------------------
 # Each stage timed and its tests counted (tools/stages.py); the table at the end, also when a stage
 # failed. Fail fast: the seconds-long checks first (beside the lab's image builds), the lab after them.
+# lab-reset: whatever an earlier, killed run left (its containers, network, stale address allocations).
 # bench-smoke and drills-smoke: the benchmark and drill harnesses on tiny counts, so they don't rot
 # (their own containers and stand-ins, exlb-bench-*: lane 1 runs them before its scenarios; one
 # bring-up for both: the bench keeps its appliance, the drills reuse it and remove it).
@@ -116,7 +117,7 @@ test:
 	$(STAGE) run deps -- $(SUBMAKE) deps; \
 	$(STAGE) run venv -- $(SUBMAKE) venv sslyze; \
 	$(STAGE) lanes "lint=$(SUBMAKE) lint" "unit=$(SUBMAKE) unit" "sanity=$(SUBMAKE) sanity" "build=$(SUBMAKE) build" \
-	  :: "lab-images=lab/lab.sh image" "lab-test=$(SUBMAKE) lab-test" \
+	  :: "lab-reset=lab/lab.sh down" "lab-images=lab/lab.sh image" "lab-test=$(SUBMAKE) lab-test" \
 	     "lab-images-debian13=env LAB_DEBIAN=13 lab/lab.sh image"; \
 	$(STAGE) run lab-up-standins -- $(SUBMAKE) lab-up-standins; \
 	$(STAGE) lanes "bench-smoke=$(IN_VENV) $(BIN)/python bench/bench.py --smoke --keep" \

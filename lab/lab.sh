@@ -240,6 +240,7 @@ net_remove() {
     pod network rm -f "${LAB_NET}" >/dev/null
     log "removed network ${LAB_NET}"
   fi
+  ipam_forget_stale
   # a bridge left behind by a killed run still holding the lab gateway address
   local dev
   for dev in $(ip -o -4 addr show to "${LAB_GW}/32" 2>/dev/null | awk '{print $2}'); do
@@ -247,6 +248,20 @@ net_remove() {
       if ip link del "${dev}" 2>/dev/null; then log "removed stale bridge ${dev}"; fi
     fi
   done
+}
+
+# podman (4.x) keeps a network's address allocations in one database for all networks, and does not
+# drop them with the network: a container that died without its teardown (a killed run) leaves its
+# address taken for good, and the next `podman run --ip` of it fails ("already allocated"). When no
+# container at all is left on this machine, nothing holds an address: the database is dropped (podman
+# makes it again), and with it every stale allocation.
+IPAM_DB=/run/containers/networks/ipam.db
+ipam_forget_stale() {
+  [[ -e "${IPAM_DB}" ]] || return 0
+  if [[ -z "$(pod ps -aq 2>/dev/null)" ]]; then
+    rm -f "${IPAM_DB}"
+    log "no container left: cleared podman's address allocations (${IPAM_DB})"
+  fi
 }
 
 net_is_sane() {
