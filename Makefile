@@ -12,14 +12,15 @@ COLLECTIONS := .build/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/exchange_lb/appliance
 # make test runs the scenarios in lanes side by side: ansible mostly waits on SSH, so one lane
 # leaves a core idle. Each lane owns what its scenarios disturb. Lane 2's scenarios disturb a CAS
-# (stop it, freeze it, cut it off): they use the lab's second set of stand-ins (lab/env.sh
-# LAB_STANDINS_B), one after the other, Debian 13 after Debian 12 (the same nodes). Lane 1's only
-# send traffic through the first set, which they share. Lane 3 is the network scenario: its own
-# addresses and DHCP server, and mostly waiting (address changes, rollbacks, DHCP), not computing.
+# (freeze it, cut it off, make it sick): they use the lab's second set of stand-ins (lab/env.sh
+# LAB_STANDINS_B), one after the other, Debian 13 after Debian 12 (the same nodes). Lane 3: the
+# network scenario (its own addresses and DHCP server, mostly waiting for address changes and
+# rollbacks), then skeleton, which stops a CAS of the third set (LAB_STANDINS_C). Lane 1's
+# scenarios only send traffic through the first set, which they share.
 # operations first: the scenario that exercises the most roles (and fails soonest when one broke)
 SCENARIOS_LANE1 ?= operations ha_pair bad_input data_forward
-SCENARIOS_LANE2 ?= skeleton data_offload data_bridge
-SCENARIOS_LANE3 ?= network
+SCENARIOS_LANE2 ?= data_offload data_bridge
+SCENARIOS_LANE3 ?= network skeleton
 SCENARIOS ?= $(SCENARIOS_LANE1) $(SCENARIOS_LANE2) $(SCENARIOS_LANE3)
 # The same appliance on Debian 13 (trixie) nodes: haproxy 3.0, stunnel 5.7x (both TLS engines,
 # ssl-bridge, SNI). skeleton and ha_pair pass there too (SCENARIOS_DEBIAN13="..." to run them);

@@ -37,13 +37,18 @@ export LAB_IP_CAS1=10.89.60.21
 export LAB_IP_CAS2=10.89.60.22
 export LAB_IP_HUB1=10.89.60.31
 export LAB_IP_HUB2=10.89.60.32
-# a second set of stand-ins (same host names, own addresses and containers) for the scenarios
-# that disturb a CAS (stop a service, freeze it, cut it off): they run in a lane of their own
-# while the other lane's scenarios use the first set (make test, docs/lab.md "Two lanes")
+# more sets of stand-ins (same host names, own addresses and containers) for the scenarios that
+# disturb a CAS (stop a service, freeze it, cut it off): each set belongs to one lane of make test,
+# the first set is shared by the scenarios that only send traffic (docs/lab.md "lanes")
 export LAB_IP_CAS1_B=10.89.60.121
 export LAB_IP_CAS2_B=10.89.60.122
 export LAB_IP_HUB1_B=10.89.60.131
 export LAB_IP_HUB2_B=10.89.60.132
+# a third set, for skeleton (it stops a CAS's nginx) in the network scenario's lane
+export LAB_IP_CAS1_C=10.89.60.141
+export LAB_IP_CAS2_C=10.89.60.142
+export LAB_IP_HUB1_C=10.89.60.151
+export LAB_IP_HUB2_C=10.89.60.152
 # addresses reserved for molecule's own nodes (inclusive range)
 export LAB_MOLECULE_IP_FIRST=10.89.60.40
 export LAB_MOLECULE_IP_LAST=10.89.60.99
@@ -67,11 +72,13 @@ export LAB_CA_CERT="${LAB_PKI_DIR}/ca.crt"
 export LAB_NODES="exlb-lb1:lb1:${LAB_IP_LB1}:lb:node exlb-lb2:lb2:${LAB_IP_LB2}:lb:node"
 export LAB_STANDINS="exlb-cas1:cas1:${LAB_IP_CAS1}:cas:standin exlb-cas2:cas2:${LAB_IP_CAS2}:cas:standin exlb-hub1:hub1:${LAB_IP_HUB1}:hub:standin exlb-hub2:hub2:${LAB_IP_HUB2}:hub:standin"
 export LAB_STANDINS_B="exlb-b-cas1:cas1:${LAB_IP_CAS1_B}:cas:standin exlb-b-cas2:cas2:${LAB_IP_CAS2_B}:cas:standin exlb-b-hub1:hub1:${LAB_IP_HUB1_B}:hub:standin exlb-b-hub2:hub2:${LAB_IP_HUB2_B}:hub:standin"
+export LAB_STANDINS_C="exlb-c-cas1:cas1:${LAB_IP_CAS1_C}:cas:standin exlb-c-cas2:cas2:${LAB_IP_CAS2_C}:cas:standin exlb-c-hub1:hub1:${LAB_IP_HUB1_C}:hub:standin exlb-c-hub2:hub2:${LAB_IP_HUB2_C}:hub:standin"
 
 _lab_env_vars="LAB_ROOT LAB_DIR LAB_DEBIAN LAB_SUITE LAB_STATE CONTAINERS_CONF LAB_NET LAB_SUBNET LAB_PREFIX LAB_GW LAB_VIP
-LAB_IP_LB1 LAB_IP_LB2 LAB_IP_CAS1 LAB_IP_CAS2 LAB_IP_HUB1 LAB_IP_HUB2 LAB_IP_CAS1_B LAB_IP_CAS2_B LAB_IP_HUB1_B LAB_IP_HUB2_B LAB_MOLECULE_IP_FIRST LAB_MOLECULE_IP_LAST
+LAB_IP_LB1 LAB_IP_LB2 LAB_IP_CAS1 LAB_IP_CAS2 LAB_IP_HUB1 LAB_IP_HUB2 LAB_IP_CAS1_B LAB_IP_CAS2_B LAB_IP_HUB1_B LAB_IP_HUB2_B
+LAB_IP_CAS1_C LAB_IP_CAS2_C LAB_IP_HUB1_C LAB_IP_HUB2_C LAB_MOLECULE_IP_FIRST LAB_MOLECULE_IP_LAST
 LAB_PROXY_PORT LAB_APT_PROXY LAB_IMAGE_TAG LAB_NODE_IMAGE LAB_STANDIN_IMAGE LAB_DOMAIN LAB_MAIL_FQDN LAB_SSH_USER
-LAB_SSH_KEY LAB_KNOWN_HOSTS LAB_PKI_DIR LAB_CA_CERT LAB_NODES LAB_STANDINS LAB_STANDINS_B"
+LAB_SSH_KEY LAB_KNOWN_HOSTS LAB_PKI_DIR LAB_CA_CERT LAB_NODES LAB_STANDINS LAB_STANDINS_B LAB_STANDINS_C"
 
 if [[ "${BASH_SOURCE[0]}" == "${0}" ]]; then
   # executed, not sourced: print the values

@@ -3,7 +3,7 @@
 #
 #   lab/lab.sh image                 build/reuse the node + stand-in images
 #   lab/lab.sh up [--standins-only]  (re)create network, apt proxy, PKI, containers; wait; summary
-#                                    (--standins-only: both sets of stand-ins, for make test's two lanes)
+#                                    (--standins-only: every set of stand-ins, for make test's lanes)
 #   lab/lab.sh down                  remove containers exlb-*, network exlb-lab, the apt proxy
 #   lab/lab.sh status                what runs
 #   lab/lab.sh clean                 down + remove the exlb images and .lab/
@@ -315,7 +315,7 @@ containers_remove() {  # [--lab-only]: only the lab's own fixed containers
   local names entry name
   if [[ "${1:-}" == --lab-only ]]; then
     names=""
-    for entry in ${LAB_NODES} ${LAB_STANDINS} ${LAB_STANDINS_B}; do
+    for entry in ${LAB_NODES} ${LAB_STANDINS} ${LAB_STANDINS_B} ${LAB_STANDINS_C}; do
       name="${entry%%:*}"
       pod container exists "${name}" && names+=" ${name}"
     done
@@ -340,8 +340,8 @@ add_host_args() {
 
 container_start() {  # name host ip role kind
   local name="$1" host="$2" ip="$3" role="$4" kind="$5" args alias=()
-  # the second set of stand-ins has the same host names: the name on the network is the first set's
-  [[ " ${LAB_STANDINS_B} " == *" ${name}:"* ]] || alias=(--network-alias "${host}")
+  # the other sets of stand-ins have the same host names: the name on the network is the first set's
+  [[ " ${LAB_STANDINS_B} ${LAB_STANDINS_C} " == *" ${name}:"* ]] || alias=(--network-alias "${host}")
   args=(run --detach --name "${name}" --hostname "${host}" --network "${LAB_NET}" --ip "${ip}"
     "${alias[@]}" --systemd=always --label org.exlb.lab=1 --label "org.exlb.lab.role=${role}"
     "${HOST_ARGS[@]}")
@@ -404,8 +404,8 @@ cmd_up() {
   ensure_ssh
   # (7) containers
   add_host_args
-  # the demo: its nodes and the stand-ins; the tests: both sets of stand-ins (two lanes)
-  local all="${LAB_STANDINS} ${LAB_STANDINS_B}"
+  # the demo: its nodes and the stand-ins; the tests: every set of stand-ins (one per lane)
+  local all="${LAB_STANDINS} ${LAB_STANDINS_B} ${LAB_STANDINS_C}"
   ((standins_only)) || all="${LAB_NODES} ${LAB_STANDINS}"
   STARTED=()
   for entry in ${all}; do

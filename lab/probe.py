@@ -4,7 +4,7 @@
   probe.py [--wait SECONDS] NAME...     NAME = container name (exlb-cas1 ...)
 
 Reads the lab layout from the environment exported by lab/env.sh (LAB_NODES,
-LAB_STANDINS, LAB_STANDINS_B, LAB_GW, LAB_PROXY_PORT).  Prints a summary table and exits 1 when a
+LAB_STANDINS, LAB_STANDINS_B, LAB_STANDINS_C, LAB_GW, LAB_PROXY_PORT).  Prints a summary table and exits 1 when a
 container is not running or one of its ports does not accept TCP connections.
 Only the lab's own addresses are contacted.  Standard library only.
 """
@@ -31,7 +31,7 @@ ROLE_UNITS = {
 
 def layout() -> dict[str, dict]:
     out = {}
-    entries = " ".join(os.environ.get(var, "") for var in ("LAB_NODES", "LAB_STANDINS", "LAB_STANDINS_B"))
+    entries = " ".join(os.environ.get(var, "") for var in ("LAB_NODES", "LAB_STANDINS", "LAB_STANDINS_B", "LAB_STANDINS_C"))
     for entry in entries.split():
         name, host, ip, role, kind = entry.split(":")
         out[name] = {"host": host, "ip": ip, "role": role, "kind": kind}

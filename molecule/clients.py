@@ -34,15 +34,15 @@ class Standin(NamedTuple):
 def standin(host: str) -> Standin:
     """The container and address of stand-in ``host`` (cas1, hub2 ...) in this scenario's set.
 
-    make test runs two lanes: the scenarios that disturb a CAS (stop, freeze, cut off) use the
-    second set (lab/env.sh LAB_STANDINS_B, the scenario's verifier env LAB_STANDIN_SET: b), the
-    others the first; the host names are the same in both."""
-    second = os.environ.get("LAB_STANDIN_SET", "a") == "b"
-    variable = "LAB_STANDINS_B" if second else "LAB_STANDINS"
+    make test runs the scenarios in lanes: those that disturb a CAS (stop, freeze, cut off) use a set
+    of stand-ins of their lane's own (lab/env.sh LAB_STANDINS_B, _C; the scenario's verifier env
+    LAB_STANDIN_SET: b or c), the others the first set; the host names are the same in every set."""
+    which = os.environ.get("LAB_STANDIN_SET", "a").lower()
+    variable = "LAB_STANDINS" if which == "a" else f"LAB_STANDINS_{which.upper()}"
     for entry in os.environ[variable].split():
         name, hostname, address, _role, _kind = entry.split(":")
         if hostname == host:
-            return Standin(name, address, () if second else (host,))
+            return Standin(name, address, (host,) if which == "a" else ())
     raise KeyError(f"no stand-in {host!r} in {variable}")
 
 

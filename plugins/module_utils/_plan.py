@@ -100,6 +100,8 @@ UNAVAILABLE = (
 #: Exchange 2013 SP1 and later: Outlook's MAPI over HTTP.
 MAPI_SERVICE: tuple[str, str, tuple[str, ...]] = ("mapi", "MAPI over HTTP", ("/mapi",))
 
+PACKAGE_STATES = ("present", "latest")
+
 DEFAULTS: dict[str, t.Any] = {
     "network_hostname": "",
     "network_netmask": "255.255.255.0",
@@ -170,6 +172,8 @@ DEFAULTS: dict[str, t.Any] = {
     "services_startup_stunnel": "auto",
     "services_startup_vrrp": "auto",
     "timezone": "",
+    "packages_state": "present",
+    "apt_cache_valid_time": 3600,
     "tls_internal_port_base": 20000,
     "firewall": True,
     "admin_networks": [],
@@ -355,12 +359,14 @@ class TlsPolicy:
 
 @dataclasses.dataclass(frozen=True)
 class System:
-    """The Services tab's startup settings and the Setup tab's timezone."""
+    """The Services tab's startup settings, the Setup tab's timezone, and how the plan's packages are kept."""
 
     start_haproxy_at_boot: bool
     start_stunnel_at_boot: bool
     start_keepalived_at_boot: bool
     timezone: str  # empty: left as it is
+    packages_state: str  # present | latest
+    apt_cache_valid_time: int  # seconds apt's package lists are taken as fresh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1029,6 +1035,10 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         start_stunnel_at_boot=startup["stunnel"],
         start_keepalived_at_boot=startup["vrrp"],
         timezone=timezone,
+        packages_state=choice("Packages › state (exchange_packages_state)", b.s["packages_state"], PACKAGE_STATES),
+        apt_cache_valid_time=integer(
+            "Packages › apt lists valid for (exchange_apt_cache_valid_time)", b.s["apt_cache_valid_time"], 0, 604800, "number of seconds"
+        ),
     )
     min_version = choice("TLS minimum version (exchange_tls_min_version)", b.s["tls_min_version"], TLS_VERSIONS)
     legacy = TLS_VERSIONS.index(min_version) < TLS_VERSIONS.index("TLSv1.2")
@@ -1038,8 +1048,10 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         ciphersuites=TLS13_CIPHERSUITES,
     )
     filtering = firewall(b, node, vrrp, peers, controller_address)
+    # What the roles need, installed without recommended extras: netbase for the protocol names
+    # (vrrp) of the nftables rule set, a recommendation of nftables only.
     packages = (
-        ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if vrrp else ()) + (("nftables",) if filtering else ())
+        ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if vrrp else ()) + (("nftables", "netbase") if filtering else ())
         + (("prometheus-node-exporter",) if node_metrics else ())
     )
     return Plan(

@@ -317,11 +317,11 @@ def test_tls_is_modern_by_default_and_legacy_only_on_request() -> None:
 
 
 def test_packages_follow_the_plan() -> None:
-    assert plan_for()["packages"] == ["haproxy", "nftables"]
+    assert plan_for()["packages"] == ["haproxy", "nftables", "netbase"]  # nft reads protocol names from netbase
     assert plan_for(firewall=False)["packages"] == ["haproxy"]
     assert plan_for(tls_engine="stunnel", firewall=False)["packages"] == ["haproxy", "stunnel4"]
     pair = plan_for(ha_role="master", virtual_service_address="10.0.0.10", tls_engine="stunnel")
-    assert pair["packages"] == ["haproxy", "stunnel4", "keepalived", "nftables"]
+    assert pair["packages"] == ["haproxy", "stunnel4", "keepalived", "nftables", "netbase"]
 
 
 def test_the_guide_timeout_bounds_idle_http_connections_while_long_polls_may_last() -> None:
@@ -371,13 +371,25 @@ def test_ntlm_authenticated_connections_are_never_shared_between_clients() -> No
 
 def test_services_startup_and_timezone() -> None:
     system = plan_for()["system"]
-    assert system == {"start_haproxy_at_boot": True, "start_stunnel_at_boot": True, "start_keepalived_at_boot": True, "timezone": ""}
+    assert system == {"start_haproxy_at_boot": True, "start_stunnel_at_boot": True, "start_keepalived_at_boot": True, "timezone": "",
+                      "packages_state": "present", "apt_cache_valid_time": 3600}
     system = plan_for(services_startup_haproxy="manual", timezone="Europe/Paris")["system"]
     assert system["start_haproxy_at_boot"] is False and system["timezone"] == "Europe/Paris"
     with pytest.raises(PlanError, match=r"Services tab › vrrp › Startup .*: unknown value 'sometimes'"):
         build_plan({**BASE, "services_startup_vrrp": "sometimes"})
     with pytest.raises(PlanError, match=r"Timezone .*not a time zone name"):
         build_plan({**BASE, "timezone": "Paris; rm -rf /"})
+
+
+def test_packages_are_kept_present_or_latest_with_lists_fresh_for_a_bounded_time() -> None:
+    assert plan_for(packages_state="latest", apt_cache_valid_time=0)["system"]["packages_state"] == "latest"
+    assert plan_for(ha_role="master", virtual_service_address="10.0.0.100", http_mode="ssl-offload", tls_engine="stunnel",
+                    firewall=True, node_metrics=True, stats_enabled=True)["packages"] == [
+        "haproxy", "stunnel4", "keepalived", "nftables", "netbase", "prometheus-node-exporter"]
+    with pytest.raises(PlanError, match=r"Packages › state \(exchange_packages_state\): unknown value 'newest'"):
+        build_plan({**BASE, "packages_state": "newest"})
+    with pytest.raises(PlanError, match=r"Packages › apt lists valid for .*: -1 is out of range"):
+        build_plan({**BASE, "apt_cache_valid_time": -1})
 
 
 # --- the firewall ---------------------------------------------------------------------
