@@ -16,7 +16,6 @@ The bad_input molecule scenario runs every case that is not ``plan`` and the ``p
 
 from __future__ import annotations
 
-import functools
 import os
 import typing as t
 from pathlib import Path
@@ -29,48 +28,22 @@ CASES = sorted((ROOT / "tests" / "bad_input" / "cases").glob("*.yml"))
 MECHANISMS = {"plan", "certificate", "host", "argument_spec"}
 CONTROLLER = "10.89.60.1"
 
-
-def _install_collection_loader() -> None:
-    # Ansible's own lookups (the cases use ansible.builtin.env) load through its collection finder
-    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
-    _AnsibleCollectionFinder(paths=[str(ROOT / ".build" / "collections")])._install()
-
-
-_install_collection_loader()
-
-from ansible.parsing.dataloader import DataLoader  # noqa: E402
+from ansible_templating import LOADER, load, magic_variables, role_variables  # noqa: E402  (installs Ansible's collection loader)
 from ansible.template import Templar  # noqa: E402
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan  # noqa: E402
-
-LOADER = DataLoader()
-
-
-@functools.lru_cache(maxsize=None)
-def load_shared(path: Path) -> dict[str, t.Any]:
-    return load(path)
-
-
-def load(path: Path) -> dict[str, t.Any]:
-    return t.cast(dict[str, t.Any], LOADER.load_from_file(str(path), trusted_as_template=True))
 
 
 def settings_for(case: Path) -> dict[str, t.Any]:
     """``exchange_settings`` as the role computes it on a host of the corpus's inventory."""
-    defaults = load_shared(ROOT / "roles" / "exchange" / "defaults" / "main.yml")
-    role_vars = load_shared(ROOT / "roles" / "exchange" / "vars" / "main.yml")
-    scenario = load_shared(ROOT / "molecule" / "bad_input" / "molecule.yml")
     host = case.stem
-    variables: dict[str, t.Any] = {
-        **defaults, **role_vars,
-        **scenario["provisioner"]["inventory"]["group_vars"]["exchange_lb"],
-        **load(case)["vars"],
+    inventory = {
+        **load("molecule/bad_input/molecule.yml")["provisioner"]["inventory"]["group_vars"]["exchange_lb"],
+        **LOADER.load_from_file(str(case), trusted_as_template=True)["vars"],
         "inventory_hostname": host, "inventory_hostname_short": host,
-        "ansible_play_hosts_all": [host], "groups": {"all": [host], "exchange_lb": [host]},
     }
-    variables["hostvars"] = {host: variables}
+    variables = {**role_variables(["exchange"], inventory), **magic_variables({host: inventory})}
     os.environ.setdefault("LAB_PKI_DIR", str(ROOT / ".lab" / "pki"))
-    return t.cast(dict[str, t.Any], Templar(loader=LOADER, variables=variables).template(role_vars["exchange_settings"]))
+    return t.cast(dict[str, t.Any], Templar(loader=LOADER, variables=variables).template(variables["exchange_settings"]))
 
 
 def test_every_case_names_its_field_and_its_mechanism() -> None:

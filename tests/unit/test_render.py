@@ -43,17 +43,8 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "unit" / "files" / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN", "") not in ("", "0")
 
-
-def _install_collection_loader() -> None:
-    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-
-    _AnsibleCollectionFinder(paths=[str(ROOT / ".build" / "collections")])._install()
-
-
-_install_collection_loader()
-
+from ansible_templating import LOADER, load, magic_variables, role_variables  # noqa: E402  (installs Ansible's collection loader)
 from ansible import constants as C  # noqa: E402
-from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import (  # noqa: E402
     HA_ROLES,
@@ -63,8 +54,8 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import
     TLS_ENGINES,
     build_plan,
 )
+from plan_settings import BASE as PLAN_BASE  # noqa: E402
 
-LOADER = DataLoader()
 
 #: Where Ansible connects from (SSH_CONNECTION on the node): the firewall must let it in.
 CONTROLLER = "10.0.0.5"
@@ -80,15 +71,8 @@ TEMPLATES: dict[str, str] = {
 FILES = {role: src.removesuffix(".j2") for role, src in TEMPLATES.items()}
 ROLE_PREFIXES = tuple(f"{role}_" for role in (*TEMPLATES, "node_metrics"))
 
-#: Group variables of every case (as in tests/unit/plugins/module_utils/test_plan.py).
-BASE: dict[str, t.Any] = {
-    "cas_servers": [{"name": "cas1", "address": "10.0.0.15"}, {"name": "cas2", "address": "10.0.0.16"}],
-    "hub_servers": [{"name": "hub1", "address": "10.0.0.21"}, {"name": "hub2", "address": "10.0.0.22"}],
-    "http_certificate": "/etc/ssl/mail.pfx",
-    "imap_certificate": "/etc/ssl/mail.pfx",
-    "pop3_certificate": "/etc/ssl/mail.pfx",
-    "smtp_certificate": "/etc/ssl/mail.pfx",
-}
+#: Group variables of every case: the plan tests' settings, each node with its own address.
+BASE: dict[str, t.Any] = {key: value for key, value in PLAN_BASE.items() if key != "network_address"}
 #: Only the named mail service: no HTTP, no RPC.
 MAIL_ONLY: dict[str, t.Any] = {"http_mode": "disabled", "rpc_mode": "disabled"}
 #: A pair as the lab's inventory declares one: lb1 master, lb2 backup, one virtual address.
@@ -157,13 +141,6 @@ CASES: dict[str, dict[str, t.Any]] = {
 
 
 @functools.cache
-def load(relative: str) -> t.Any:
-    """A YAML file of the repository, its strings trusted as templates (as Ansible loads roles)."""
-    path = ROOT / relative
-    return LOADER.load_from_file(str(path), trusted_as_template=True) if path.exists() else {}
-
-
-@functools.cache
 def template_source(role: str) -> str:
     return t.cast(str, trust_as_template((ROOT / "roles" / role / "templates" / TEMPLATES[role]).read_text(encoding="utf-8")))
 
@@ -216,19 +193,10 @@ def render(case: str) -> Rendering:
     """The case's node: its settings, its plan, and the files of the roles that apply (one Templar)."""
     node = CASES[case].get("node", "lb1")
     roles = ("exchange", *TEMPLATES)
-    variables: dict[str, t.Any] = {}
-    for role in roles:  # role defaults: the lowest precedence
-        variables.update(load(f"roles/{role}/defaults/main.yml") or {})
-    variables.update(inventory(case, node))
-    for role in roles:  # role vars: above the inventory
-        variables.update(load(f"roles/{role}/vars/main.yml") or {})
-    variables.update(
-        ansible_play_hosts_all=list(NODES),
-        groups={"all": list(NODES), "exchange_lb": list(NODES)},
-        hostvars={host: inventory(case, host) for host in NODES},  # inventory and facts, not role variables
-        ansible_check_mode=False,
-        ansible_managed=C.config.get_config_value("DEFAULT_MANAGED_STR"),
-    )
+    variables = role_variables(roles, inventory(case, node))
+    # hostvars: inventory and facts, not role variables
+    variables.update(magic_variables({host: inventory(case, host) for host in NODES}))
+    variables.update(ansible_check_mode=False, ansible_managed=C.config.get_config_value("DEFAULT_MANAGED_STR"))
     templar = Templar(loader=LOADER, variables=variables)
     settings = t.cast(dict[str, t.Any], templar.template(variables["exchange_settings"]))
     plan = build_plan(settings, CONTROLLER).as_dict()

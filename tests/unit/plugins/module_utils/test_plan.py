@@ -12,16 +12,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import
     PlanError,
     build_plan,
 )
-
-BASE: dict[str, t.Any] = {
-    "network_address": "10.0.0.11",
-    "cas_servers": [{"name": "cas1", "address": "10.0.0.15"}, {"name": "cas2", "address": "10.0.0.16"}],
-    "hub_servers": [{"name": "hub1", "address": "10.0.0.21"}, {"name": "hub2", "address": "10.0.0.22"}],
-    "http_certificate": "/etc/ssl/mail.pfx",
-    "imap_certificate": "/etc/ssl/mail.pfx",
-    "pop3_certificate": "/etc/ssl/mail.pfx",
-    "smtp_certificate": "/etc/ssl/mail.pfx",
-}
+from plan_settings import BASE
 
 
 def plan_for(**changes: t.Any) -> dict[str, t.Any]:
