@@ -44,18 +44,17 @@ CA_DAYS = 3650
 DOMAIN = "mydomain.local"
 MAIL = "mail." + DOMAIN
 AUTODISCOVER = "autodiscover." + DOMAIN
-# the hubs' addresses (both sets of stand-ins), from lab/env.sh's layout when it is exported
-LAB_HUB_IPS = ("10.89.60.31", "10.89.60.32", "10.89.60.131", "10.89.60.132", "10.89.60.151", "10.89.60.152")
 VIP = "10.89.60.10"
 FORMAT = 3  # 2, 3: the hub certificate names the other sets' hubs too
 
 
-
 def hub_addresses() -> list[str]:
-    """Every hub stand-in's address: lab/env.sh's LAB_STANDINS, _B and _C, else the defaults."""
+    """Every hub stand-in's address, from lab/env.sh's layout (LAB_STANDINS, _B, _C): one source."""
     entries = " ".join(os.environ.get(var, "") for var in ("LAB_STANDINS", "LAB_STANDINS_B", "LAB_STANDINS_C")).split()
     found = [entry.split(":")[2] for entry in entries if entry.split(":")[3] == "hub"]
-    return found or list(LAB_HUB_IPS)
+    if not found:
+        raise SystemExit("pki.py: no hub in LAB_STANDINS: run it through lab/lab.sh, or source lab/env.sh first")
+    return found
 
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
