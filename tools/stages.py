@@ -60,6 +60,12 @@ def stamp() -> str:
     return time.strftime("%H:%M:%S")
 
 
+def ended(name: str, started: float, seconds: float, rc: int, text: str) -> None:
+    """Record a stage and print its closing line."""
+    record(name, started, seconds, rc, text)
+    print(f"<== [{stamp()}] stage {name}: {'ok' if rc == 0 else f'FAILED (rc {rc})'} in {seconds:.0f} s", flush=True)
+
+
 def run(name: str, command: list[str]) -> int:
     print(f"==> [{stamp()}] stage {name}: {' '.join(command)}", flush=True)
     started, t0 = time.time(), time.monotonic()
@@ -71,18 +77,15 @@ def run(name: str, command: list[str]) -> int:
             sys.stdout.write(line)
             sys.stdout.flush()
             seen.append(line)
-    seconds = time.monotonic() - t0
-    record(name, started, seconds, proc.returncode, "".join(seen))
-    print(f"<== [{stamp()}] stage {name}: {'ok' if proc.returncode == 0 else f'FAILED (rc {proc.returncode})'} "
-          f"in {seconds:.0f} s", flush=True)
+    ended(name, started, time.monotonic() - t0, proc.returncode, "".join(seen))
     return proc.returncode
 
 
 def lanes(groups: list[list[tuple[str, str]]]) -> int:
     """Run each group of jobs (name, shell command) in order, the groups side by side.
 
-    A lane owns what its jobs share (make test: the scenarios that disturb a stand-in CAS run in one
-    lane, on the second set of stand-ins), so a job never moves to another lane. The first failure
+    A lane owns what its jobs share (make test: a scenario that disturbs a stand-in CAS runs in a lane
+    with a set of stand-ins of its own), so a job never moves to another lane. The first failure
     anywhere stops new starts in every lane; what runs finishes and is recorded."""
     LOGS.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
@@ -102,11 +105,9 @@ def lanes(groups: list[list[tuple[str, str]]]) -> int:
             seconds = time.monotonic() - t0
             text = log.read_text(encoding="utf-8", errors="replace")
             with lock:
-                record(name, started, seconds, rc, text)
                 print(f"==> [{stamp()}] stage {name}: output", flush=True)
                 sys.stdout.write(text)
-                print(f"<== [{stamp()}] stage {name}: {'ok' if rc == 0 else f'FAILED (rc {rc})'} in {seconds:.0f} s",
-                      flush=True)
+                ended(name, started, seconds, rc, text)
                 if rc != 0:
                     failed.append(name)
 
