@@ -32,6 +32,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules 
     check_rpc_ports,
     listener,
 )
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import PLAN_DEFAULTS, PLAN_KEYS
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import (
     PlanError,
     boolean,
@@ -102,83 +103,8 @@ MAPI_SERVICE: tuple[str, str, tuple[str, ...]] = ("mapi", "MAPI over HTTP", ("/m
 
 PACKAGE_STATES = ("present", "latest")
 
-DEFAULTS: dict[str, t.Any] = {
-    "network_hostname": "",
-    "network_netmask": "255.255.255.0",
-    "network_gateway": "",
-    "network_vlan_id": None,
-    "network_static_routes": [],
-    "network_manage": False,
-    "network_interface": "",
-    "network_mode": "static",
-    "network_dns_servers": [],
-    "network_rollback_timeout": 60,
-    "ha_role": "disabled",
-    "virtual_service_address": "",
-    "cluster_identifier": 253,
-    "hub_servers": [],
-    "tls_engine": "haproxy",
-    "tls_min_version": "TLSv1.2",
-    "http_mode": "ssl-offload",
-    "http_host_name": "mail.mydomain.local",
-    "http_virtual_https_port": 443,
-    "http_redirect_port": 80,
-    "http_cas_http_port": 80,
-    "http_cas_https_port": 443,
-    "http_timeout": 25,
-    "http_certificate": "",
-    "http_services": {key: True for key, _label, _paths in (*HTTP_SERVICES, MAPI_SERVICE)},
-    "http_cas_ca_certificate": "",
-    "http_additional_certificates": [],
-    "version": "2010",
-    "http_long_poll_timeout": 3600,
-    "imap_mode": "disabled",
-    "imap_virtual_port": 143,
-    "imap_virtual_tls_port": 993,
-    "imap_cas_port": 143,
-    "imap_cas_tls_port": 993,
-    "imap_timeout": 25,
-    "imap_certificate": "",
-    "pop3_mode": "disabled",
-    "pop3_virtual_port": 110,
-    "pop3_virtual_tls_port": 995,
-    "pop3_cas_port": 110,
-    "pop3_cas_tls_port": 995,
-    "pop3_timeout": 25,
-    "pop3_certificate": "",
-    "rpc_mode": "enabled",
-    "rpc_endpoint_mapper_port": 135,
-    "rpc_access_point_port": 60000,
-    "rpc_address_book_port": 60001,
-    "rpc_timeout": 25,
-    "rpc_connection_timeout": 3600,
-    "rpc_ports_outside_range_reason": "",
-    "smtp_mode": "disabled",
-    "smtp_virtual_port": 25,
-    "smtp_virtual_tls_port": 587,
-    "smtp_hub_port": 25,
-    "smtp_hub_tls_port": 587,
-    "smtp_timeout": 25,
-    "smtp_certificate": "",
-    "peers": [],
-    "peers_port": 10000,
-    "stats_enabled": False,
-    "stats_port": 8404,
-    "node_metrics": False,
-    "health_check_interval_ms": 1000,
-    "health_check_timeout_ms": 1000,
-    "node_metrics_port": 9100,
-    "services_startup_haproxy": "auto",
-    "services_startup_stunnel": "auto",
-    "services_startup_vrrp": "auto",
-    "timezone": "",
-    "packages_state": "present",
-    "apt_cache_valid_time": 3600,
-    "tls_internal_port_base": 20000,
-    "firewall": True,
-    "admin_networks": [],
-    "ssh_port": 22,
-}
+#: The plan's settings and their defaults: the settings table's (module_utils/_settings.py).
+DEFAULTS: dict[str, t.Any] = PLAN_DEFAULTS
 
 #: haproxy's name for a node that is its own only peer (no pair): stickiness survives its reloads.
 LOCAL_PEER = "local"
@@ -474,7 +400,7 @@ class _Builder:
     """Collects the plan while the settings are read, section by section."""
 
     def __init__(self, settings: t.Mapping[str, t.Any]) -> None:
-        unknown = sorted(set(settings) - set(DEFAULTS) - {"network_address", "cas_servers"})
+        unknown = sorted(set(settings) - PLAN_KEYS)
         if unknown:
             raise PlanError("settings", f"unknown setting(s): {', '.join(unknown)}")
         self.s: dict[str, t.Any] = {**DEFAULTS, **{k: v for k, v in settings.items() if v is not None}}

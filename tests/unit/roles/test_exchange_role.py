@@ -1,60 +1,52 @@
-"""The exchange role, its argument spec and the plan agree on every default,
-and every setting the role hands to the plan is one the plan knows."""
+"""The exchange role's settings come from one table (plugins/module_utils/_settings.py):
+its defaults, argument spec, the settings it hands to the plan, the AWX survey and
+docs/variables.md are generated from it and must be what the table says; the table
+itself is consistent."""
 
 from __future__ import annotations
 
-import re
-import typing as t
+import sys
 from pathlib import Path
 
-import yaml
+import pytest
 
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import DEFAULTS, HTTP_SERVICES, MAPI_SERVICE
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import NO_DEFAULT, PLAN_KEYS, SETTINGS
 
-ROLE = Path(__file__).resolve().parents[3] / "roles" / "exchange"
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tools"))
 
-
-def load(name: str) -> t.Any:
-    return yaml.safe_load((ROLE / name).read_text(encoding="utf-8"))
-
-
-def test_role_defaults_are_the_plan_defaults() -> None:
-    defaults = load("defaults/main.yml")
-    settings = load("vars/main.yml")["exchange_settings"]
-    for key, value in DEFAULTS.items():
-        if key == "http_services":
-            for service, _label, _paths in (*HTTP_SERVICES, MAPI_SERVICE):
-                variable = settings["http_services"][service].strip("{} ")
-                assert defaults[variable] is value[service], variable
-            continue
-        if not re.fullmatch(r"\{\{ exchange_\w+ \}\}", settings[key]):
-            continue  # derived from other variables (e.g. stats_enabled from the admin password)
-        variable = settings[key].strip("{} ")
-        assert variable == f"exchange_{key}", key
-        if isinstance(defaults[variable], str) and "{{" in defaults[variable]:
-            continue  # computed from facts or the inventory on each host
-        expected = "" if value is None else value
-        actual = "" if defaults[variable] is None else defaults[variable]
-        assert actual == expected, f"{variable}: role default {actual!r} != plan default {expected!r}"
+import gen_settings  # noqa: E402
 
 
-def test_every_setting_is_known_to_the_plan() -> None:
-    settings = load("vars/main.yml")["exchange_settings"]
-    assert set(settings) <= set(DEFAULTS) | {"network_address", "cas_servers"}
+@pytest.mark.parametrize("path", list(gen_settings.outputs()), ids=lambda path: str(path.relative_to(ROOT)))
+def test_generated_file_is_what_the_table_says(path: Path) -> None:
+    assert path.read_text(encoding="utf-8") == gen_settings.outputs()[path](), f"{path}: run `make docs`"
 
 
-def test_argument_spec_defaults_match_the_defaults_file() -> None:
-    defaults = load("defaults/main.yml")
-    options = load("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert set(options) == set(defaults) | {"exchange_cas_servers"}
-    for name, option in options.items():
-        if "default" in option:
-            assert option["default"] == defaults[name], name
-        assert option.get("description"), f"{name} has no description"
+def test_passwords_and_only_they_are_secret_and_never_reach_the_plan() -> None:
+    for setting in SETTINGS.values():
+        assert setting.secret == setting.name.endswith("password"), setting.name
+        if setting.secret:
+            # the admin password reaches the plan only as "is there one" (stats_enabled)
+            assert not setting.to_plan or "| length > 0" in str(setting.plan_value), setting.name
 
 
-def test_passwords_are_secret_in_the_spec() -> None:
-    options = load("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    for name, option in options.items():
-        if name.endswith("password"):
-            assert option.get("no_log") is True, name
+def test_every_row_is_whole() -> None:
+    for setting in SETTINGS.values():
+        assert setting.doc, f"{setting.name} has no documentation"
+        assert setting.type in ("str", "path", "int", "float", "bool", "list"), setting.name
+        if setting.type == "int" and setting.survey:
+            assert setting.bounds, f"{setting.name}: an integer the survey asks needs bounds"
+        if setting.bounds:
+            low, high = setting.bounds
+            assert setting.default in (None, NO_DEFAULT) or low <= setting.default <= high, setting.name
+        if setting.choices and setting.default is not NO_DEFAULT:
+            assert setting.default in setting.choices, setting.name
+        assert setting.required or setting.default is not NO_DEFAULT or setting.role_default, (
+            f"{setting.name}: neither required nor given a default"
+        )
+
+
+def test_the_plan_knows_every_setting_it_is_handed() -> None:
+    assert {setting.key.partition(".")[0] for setting in SETTINGS.values() if setting.to_plan} == PLAN_KEYS
+    assert {"network_address", "cas_servers", "http_services", "stats_enabled"} <= PLAN_KEYS
