@@ -19,9 +19,21 @@ here and one rule in the plan.
 from __future__ import annotations
 
 import dataclasses
+import re
+import types
 import typing as t
 
-__all__ = ["NO_DEFAULT", "Section", "Setting", "SECTIONS", "SETTINGS", "PLAN_DEFAULTS", "PLAN_KEYS"]
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import (
+    PlanError,
+    boolean,
+    choice,
+    hostname,
+    integer,
+    ipv4,
+    prefix_length,
+)
+
+__all__ = ["NO_DEFAULT", "Section", "Setting", "Settings", "SECTIONS", "SETTINGS", "PLAN_DEFAULTS", "PLAN_KEYS", "parse"]
 
 
 class _NoDefault:
@@ -41,6 +53,11 @@ class Setting:
     name: str  #: without the ``exchange_`` prefix
     type: str  #: the argument spec's type: str, path, int, float, bool, list
     default: t.Any = NO_DEFAULT  #: the guide's default, as the plan takes it
+    field: str = ""  #: the field as the web UI names it, in every error about it
+    #: what the plan's value must be, beyond its type: ipv4, netmask (a prefix length for the plan), fqdn,
+    #: timezone, bool; a trailing ? lets it be empty
+    form: str = ""
+    unit: str = ""  #: an integer's unit, in errors ("TCP port number"; "number" when empty)
     doc: tuple[str, ...] = ()  #: the argument spec's description; the first paragraph names the WUI field
     bounds: tuple[int, int] | None = None  #: an int's lowest and highest value
     choices: tuple[t.Any, ...] = ()
@@ -85,6 +102,8 @@ SECTIONS: tuple[Section, ...] = (
                 "network_hostname",
                 "str",
                 "",
+                field="Network › Hostname",
+                form="hostname?",
                 role_default="{{ inventory_hostname_short }}",
                 doc=(
                     "Network tab › Hostname (guide 4.2.1). The appliance's host name.",
@@ -94,6 +113,8 @@ SECTIONS: tuple[Section, ...] = (
             Setting(
                 "network_address",
                 "str",
+                field="Network › Address",
+                form="ipv4",
                 role_default="{{ ansible_facts['default_ipv4']['address'] | default(ansible_host) }}",
                 doc=(
                     (
@@ -107,6 +128,8 @@ SECTIONS: tuple[Section, ...] = (
                 "network_netmask",
                 "str",
                 "255.255.255.0",
+                field="Network › Netmask",
+                form="netmask",
                 doc=("Network tab › Netmask. Dotted (V(255.255.255.0)) or a prefix length (V(24)).",),
                 survey="Netmask",
             ),
@@ -114,6 +137,8 @@ SECTIONS: tuple[Section, ...] = (
                 "network_gateway",
                 "str",
                 "",
+                field="Network › Gateway",
+                form="ipv4?",
                 doc=("Network tab › Gateway. The default gateway; empty for none (the guide's default).",),
                 survey="Gateway",
             ),
@@ -121,6 +146,7 @@ SECTIONS: tuple[Section, ...] = (
                 "network_vlan_id",
                 "int",
                 None,
+                field="Network › vLAN Identifier",
                 doc=(
                     (
                         "Network tab › vLAN Identifier. Only if the traffic is tagged on the appliance's interface: the"
@@ -134,6 +160,7 @@ SECTIONS: tuple[Section, ...] = (
                 "network_static_routes",
                 "list",
                 [],
+                field="Network › Static Routes",
                 doc=(
                     (
                         "Network tab › Static Routes. Subnets routed to another gateway than the default one; the web"
@@ -155,6 +182,7 @@ SECTIONS: tuple[Section, ...] = (
                 "network_manage",
                 "bool",
                 False,
+                field="Network › managed by Ansible (exchange_network_manage)",
                 doc=(
                     (
                         "Write the host's network configuration from the Network tab variables with the"
@@ -179,6 +207,7 @@ SECTIONS: tuple[Section, ...] = (
                 "network_interface",
                 "str",
                 "",
+                field="Network › interface (exchange_network_interface)",
                 role_default="{{ ansible_facts['default_ipv4']['interface'] | default('') }}",
                 doc=(
                     (
@@ -192,6 +221,7 @@ SECTIONS: tuple[Section, ...] = (
                 "network_mode",
                 "str",
                 "static",
+                field="Network › mode (exchange_network_mode)",
                 doc=(
                     (
                         'V(static) (the guide\'s recommendation) or V(dhcp) ("for test purpose only", guide 4.1.2).'
@@ -205,6 +235,7 @@ SECTIONS: tuple[Section, ...] = (
                 "network_dns_servers",
                 "list",
                 [],
+                field="Network › DNS servers (exchange_network_dns_servers)",
                 doc=(
                     (
                         "DNS servers written to C(/etc/resolv.conf) (systemd-networkd - C(DNS=)) in V(static) mode."
@@ -217,6 +248,8 @@ SECTIONS: tuple[Section, ...] = (
                 "network_rollback_timeout",
                 "int",
                 60,
+                field="Network › rollback timeout (exchange_network_rollback_timeout)",
+                unit="number of seconds",
                 doc=(
                     (
                         "Seconds after a network change within which Ansible must reconnect and confirm it; without a"
@@ -234,6 +267,7 @@ SECTIONS: tuple[Section, ...] = (
                 "ha_role",
                 "str",
                 "disabled",
+                field="High Availability › Role",
                 doc=(
                     (
                         "Network tab › High Availability › Role (guide 4.2.2). V(disabled) (the default) runs a"
@@ -247,6 +281,8 @@ SECTIONS: tuple[Section, ...] = (
                 "virtual_service_address",
                 "str",
                 "",
+                field="High Availability › Virtual Service Address",
+                form="ipv4?",
                 doc=(
                     (
                         "Network tab › High Availability › Virtual Service Address. The IPv4 address that moves from"
@@ -263,6 +299,8 @@ SECTIONS: tuple[Section, ...] = (
                 "cluster_identifier",
                 "int",
                 253,
+                field="High Availability › Cluster Identifier",
+                unit="VRRP identifier",
                 doc=(
                     (
                         "Network tab › High Availability › Cluster Identifier. The VRRP id of the pair: unique on the"
@@ -280,6 +318,7 @@ SECTIONS: tuple[Section, ...] = (
             Setting(
                 "cas_servers",
                 "list",
+                field="CAS Servers",
                 required=True,
                 doc=(
                     (
@@ -310,6 +349,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_mode",
                 "str",
                 "ssl-offload",
+                field="HTTP(s) Service",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service (guide 5.4). V(ssl-offload) ends TLS on the appliance, which then"
@@ -342,6 +382,8 @@ SECTIONS: tuple[Section, ...] = (
                 "http_host_name",
                 "str",
                 "mail.mydomain.local",
+                field="HTTP(s) Service › Host Name",
+                form="fqdn",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › Host Name. The FQDN of the HTTP based services, used for health"
@@ -354,6 +396,8 @@ SECTIONS: tuple[Section, ...] = (
                 "http_virtual_https_port",
                 "int",
                 443,
+                field="HTTP(s) Service › Virtual Service HTTPs port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › Virtual Service HTTPs port. The port on which the appliance"
@@ -367,6 +411,8 @@ SECTIONS: tuple[Section, ...] = (
                 "http_redirect_port",
                 "int",
                 80,
+                field="HTTP(s) Service › Redirect HTTP port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › Redirect HTTP port. The port on which the appliance listens for"
@@ -380,6 +426,8 @@ SECTIONS: tuple[Section, ...] = (
                 "http_cas_http_port",
                 "int",
                 80,
+                field="HTTP(s) Service › CAS Servers HTTP port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › CAS Servers HTTP port. The port configured on the CAS servers"
@@ -393,6 +441,8 @@ SECTIONS: tuple[Section, ...] = (
                 "http_cas_https_port",
                 "int",
                 443,
+                field="HTTP(s) Service › CAS Servers HTTPs port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › CAS Servers HTTPs port. The port configured on the CAS servers"
@@ -406,6 +456,8 @@ SECTIONS: tuple[Section, ...] = (
                 "http_timeout",
                 "int",
                 25,
+                field="HTTP(s) Service › Timeout",
+                unit="number of seconds",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › Timeout. The time in seconds the appliance lets a connection"
@@ -419,6 +471,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_certificate",
                 "path",
                 "",
+                field="HTTP(s) Service › Certificate .pfx or .pem",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › Certificate .pfx or .pem. Path on the controller to the"
@@ -433,6 +486,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_certificate_password",
                 "str",
                 "",
+                field="HTTP(s) Service › File password",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › File password. The password of the certificate file, if it has"
@@ -447,6 +501,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_outlook_web_app",
                 "bool",
                 True,
+                field="HTTP(s) Service › Outlook Web App",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › HTTP and Web Services › Outlook Web App. Exchange webmail."
@@ -461,6 +516,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_exchange_control_panel",
                 "bool",
                 True,
+                field="HTTP(s) Service › Exchange Control Panel",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › HTTP and Web Services › Exchange Control Panel. Used by the"
@@ -475,6 +531,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_offline_address_book",
                 "bool",
                 True,
+                field="HTTP(s) Service › Offline Address Book",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › HTTP and Web Services › Offline Address Book. Lets clients"
@@ -489,6 +546,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_autodiscover",
                 "bool",
                 True,
+                field="HTTP(s) Service › Auto discover",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › HTTP and Web Services › Auto discover. Should always be"
@@ -503,6 +561,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_exchange_web_services",
                 "bool",
                 True,
+                field="HTTP(s) Service › Exchange Web Services",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › HTTP and Web Services › Exchange Web Services. Should always be"
@@ -517,6 +576,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_activesync",
                 "bool",
                 True,
+                field="HTTP(s) Service › Active Sync",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › HTTP and Web Services › Active Sync. Keeps smartphones"
@@ -531,6 +591,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_outlook_anywhere",
                 "bool",
                 True,
+                field="HTTP(s) Service › Outlook Anywhere",
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › HTTP and Web Services › Outlook Anywhere. RPC over HTTPS, for"
@@ -545,6 +606,8 @@ SECTIONS: tuple[Section, ...] = (
                 "http_long_poll_timeout",
                 "int",
                 3600,
+                field="HTTP(s) Service › long-poll timeout (exchange_http_long_poll_timeout)",
+                unit="number of seconds",
                 doc=(
                     (
                         "Beyond the guide. Seconds an ActiveSync Direct Push or Outlook Anywhere request may stay open"
@@ -561,6 +624,7 @@ SECTIONS: tuple[Section, ...] = (
                 "version",
                 "str",
                 "2010",
+                field="Exchange version (exchange_version)",
                 doc=(
                     "Beyond the guide, which knows Exchange 2010 only. The Exchange version of the CAS servers.",
                     (
@@ -581,6 +645,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_mapi_over_http",
                 "bool",
                 True,
+                field="HTTP(s) Service › MAPI over HTTP",
                 doc=(
                     (
                         "Beyond the guide. MAPI over HTTP (C(/mapi)), Outlook's protocol from Exchange 2013 SP1 on."
@@ -594,6 +659,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_cas_ca_certificate",
                 "str",
                 "",
+                field="HTTP(s) Service › CAS CA certificate (exchange_http_cas_ca_certificate)",
                 doc=(
                     (
                         "Beyond the guide. With O(exchange_http_mode=ssl-bridge), the CA certificate(s) (a PEM file on"
@@ -608,6 +674,7 @@ SECTIONS: tuple[Section, ...] = (
                 "http_additional_certificates",
                 "list",
                 [],
+                field="HTTP(s) Service › additional certificates (exchange_http_additional_certificates)",
                 doc=(
                     (
                         "Beyond the guide. More certificates on the HTTPS listener, each served to clients that ask for"
@@ -662,6 +729,7 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_mode",
                 "str",
                 "disabled",
+                field="IMAP(s) Service",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service (guide 5.5). V(clear) forwards clear IMAP; V(ssl-forward)"
@@ -683,6 +751,8 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_virtual_port",
                 "int",
                 143,
+                field="IMAP(s) Service › Virtual Service IMAP port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service › Virtual Service IMAP port. The port on which the appliance"
@@ -696,6 +766,8 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_virtual_tls_port",
                 "int",
                 993,
+                field="IMAP(s) Service › Virtual Service IMAPs port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service › Virtual Service IMAPs port. The port on which the appliance"
@@ -709,6 +781,8 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_cas_port",
                 "int",
                 143,
+                field="IMAP(s) Service › CAS Servers IMAP port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service › CAS Servers IMAP port. The clear IMAP port configured on the"
@@ -722,6 +796,8 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_cas_tls_port",
                 "int",
                 993,
+                field="IMAP(s) Service › CAS Servers IMAPs port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service › CAS Servers IMAPs port. The IMAPs port configured on the CAS"
@@ -735,6 +811,8 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_timeout",
                 "int",
                 25,
+                field="IMAP(s) Service › Timeout",
+                unit="number of seconds",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service › Timeout. The time in seconds the appliance lets a connection"
@@ -748,6 +826,7 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_certificate",
                 "path",
                 "",
+                field="IMAP(s) Service › Certificate .pfx or .pem",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service › Certificate .pfx or .pem. Path on the controller to the"
@@ -760,6 +839,7 @@ SECTIONS: tuple[Section, ...] = (
                 "imap_certificate_password",
                 "str",
                 "",
+                field="IMAP(s) Service › File password",
                 doc=(
                     (
                         "Config tab › IMAP(s) Service › File password. The password of the certificate file, if it has"
@@ -779,6 +859,7 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_mode",
                 "str",
                 "disabled",
+                field="POP3(s) Service",
                 doc=(
                     (
                         "Config tab › POP3(s) Service (guide 5.6). V(clear) forwards clear POP3; V(ssl-forward)"
@@ -800,6 +881,8 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_virtual_port",
                 "int",
                 110,
+                field="POP3(s) Service › Virtual Service POP3 port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › POP3(s) Service › Virtual Service POP3 port. The port on which the appliance"
@@ -813,6 +896,8 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_virtual_tls_port",
                 "int",
                 995,
+                field="POP3(s) Service › Virtual Service POP3s port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › POP3(s) Service › Virtual Service POP3s port. The port on which the appliance"
@@ -826,6 +911,8 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_cas_port",
                 "int",
                 110,
+                field="POP3(s) Service › CAS Servers POP3 port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › POP3(s) Service › CAS Servers POP3 port. The clear POP3 port configured on the"
@@ -839,6 +926,8 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_cas_tls_port",
                 "int",
                 995,
+                field="POP3(s) Service › CAS Servers POP3s port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › POP3(s) Service › CAS Servers POP3s port. The POP3s port configured on the CAS"
@@ -852,6 +941,8 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_timeout",
                 "int",
                 25,
+                field="POP3(s) Service › Timeout",
+                unit="number of seconds",
                 doc=(
                     (
                         "Config tab › POP3(s) Service › Timeout. The time in seconds the appliance lets a connection"
@@ -865,6 +956,7 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_certificate",
                 "path",
                 "",
+                field="POP3(s) Service › Certificate .pfx or .pem",
                 doc=(
                     (
                         "Config tab › POP3(s) Service › Certificate .pfx or .pem. Path on the controller to the"
@@ -877,6 +969,7 @@ SECTIONS: tuple[Section, ...] = (
                 "pop3_certificate_password",
                 "str",
                 "",
+                field="POP3(s) Service › File password",
                 doc=(
                     (
                         "Config tab › POP3(s) Service › File password. The password of the certificate file, if it has"
@@ -896,6 +989,7 @@ SECTIONS: tuple[Section, ...] = (
                 "rpc_mode",
                 "str",
                 "enabled",
+                field="RPC Services",
                 doc=(
                     (
                         "Config tab › RPC Services (guide 5.7). The RPC services Outlook clients use: the endpoint"
@@ -909,6 +1003,8 @@ SECTIONS: tuple[Section, ...] = (
                 "rpc_endpoint_mapper_port",
                 "int",
                 135,
+                field="RPC Services › Endpoint Mapper port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › RPC Services › Endpoint Mapper port. TCP 135 in Exchange; not editable in the"
@@ -921,6 +1017,8 @@ SECTIONS: tuple[Section, ...] = (
                 "rpc_access_point_port",
                 "int",
                 60000,
+                field="RPC Services › Access Point port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › RPC Services › Access Point port. The static RPC Client Access port set in the"
@@ -934,6 +1032,8 @@ SECTIONS: tuple[Section, ...] = (
                 "rpc_address_book_port",
                 "int",
                 60001,
+                field="RPC Services › Address Book port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › RPC Services › Address Book port. The static Address Book port set on every CAS"
@@ -947,6 +1047,8 @@ SECTIONS: tuple[Section, ...] = (
                 "rpc_timeout",
                 "int",
                 25,
+                field="RPC Services › Timeout",
+                unit="number of seconds",
                 doc=(
                     (
                         "Config tab › RPC Services › Timeout. Kept for the web UI's sake; RPC connections use"
@@ -960,6 +1062,8 @@ SECTIONS: tuple[Section, ...] = (
                 "rpc_connection_timeout",
                 "int",
                 3600,
+                field="RPC Services › connection timeout (exchange_rpc_connection_timeout)",
+                unit="number of seconds",
                 doc=(
                     (
                         "Beyond the guide. Seconds an idle Outlook RPC connection is kept; Outlook keeps them open for"
@@ -972,6 +1076,7 @@ SECTIONS: tuple[Section, ...] = (
                 "rpc_ports_outside_range_reason",
                 "str",
                 "",
+                field="RPC Services › reason for ports outside the range (exchange_rpc_ports_outside_range_reason)",
                 doc=(
                     (
                         "Beyond the guide. Static RPC ports outside 59531-60554 are refused unless this gives the"
@@ -988,6 +1093,7 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_mode",
                 "str",
                 "disabled",
+                field="SMTP(s) Service",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service (guide 5.8). Balances SMTP over the Hub Transport servers, in the"
@@ -1010,6 +1116,7 @@ SECTIONS: tuple[Section, ...] = (
                 "hub_servers",
                 "list",
                 [],
+                field="SMTP(s) Service › HUB Servers",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › HUB Servers › HUB1..HUB4 Address. The Hub Transport servers;"
@@ -1026,6 +1133,8 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_virtual_port",
                 "int",
                 25,
+                field="SMTP(s) Service › Virtual Service SMTP port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › Virtual Service SMTP port. The port on which the appliance"
@@ -1039,6 +1148,8 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_virtual_tls_port",
                 "int",
                 587,
+                field="SMTP(s) Service › Virtual Service SMTPs port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › Virtual Service SMTPs port. The port on which the appliance"
@@ -1052,6 +1163,8 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_hub_port",
                 "int",
                 25,
+                field="SMTP(s) Service › HUB Servers SMTP port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › HUB Servers SMTP port. The clear SMTP port configured on the"
@@ -1065,6 +1178,8 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_hub_tls_port",
                 "int",
                 587,
+                field="SMTP(s) Service › HUB Servers SMTPs port",
+                unit="TCP port number",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › HUB Servers SMTPs port. The SMTPs port configured on the HUB"
@@ -1078,6 +1193,8 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_timeout",
                 "int",
                 25,
+                field="SMTP(s) Service › Timeout",
+                unit="number of seconds",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › Timeout. The time in seconds the appliance lets a connection"
@@ -1091,6 +1208,7 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_certificate",
                 "path",
                 "",
+                field="SMTP(s) Service › Certificate .pfx or .pem",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › Certificate .pfx or .pem. Path on the controller to the"
@@ -1103,6 +1221,7 @@ SECTIONS: tuple[Section, ...] = (
                 "smtp_certificate_password",
                 "str",
                 "",
+                field="SMTP(s) Service › File password",
                 doc=(
                     (
                         "Config tab › SMTP(s) Service › File password. The password of the certificate file, if it has"
@@ -1122,6 +1241,7 @@ SECTIONS: tuple[Section, ...] = (
                 "services_startup_haproxy",
                 "str",
                 "auto",
+                field="Services tab › haproxy › Startup (exchange_services_startup_haproxy)",
                 doc=(
                     (
                         "Services tab › haproxy › Startup (guide 6.3). V(auto) starts haproxy at boot; V(manual) leaves"
@@ -1135,6 +1255,7 @@ SECTIONS: tuple[Section, ...] = (
                 "services_startup_stunnel",
                 "str",
                 "auto",
+                field="Services tab › stunnel › Startup (exchange_services_startup_stunnel)",
                 doc=("Services tab › stunnel › Startup. As for haproxy, when O(exchange_tls_engine=stunnel).",),
                 choices=("auto", "manual"),
                 survey="stunnel › Startup",
@@ -1143,6 +1264,7 @@ SECTIONS: tuple[Section, ...] = (
                 "services_startup_vrrp",
                 "str",
                 "auto",
+                field="Services tab › vrrp › Startup (exchange_services_startup_vrrp)",
                 doc=(
                     (
                         "Services tab › vrrp › Startup. As for haproxy, for keepalived in a pair. The web UI's"
@@ -1161,6 +1283,8 @@ SECTIONS: tuple[Section, ...] = (
                 "timezone",
                 "str",
                 "",
+                field="Setup tab › System › Timezone (exchange_timezone)",
+                form="timezone?",
                 doc=(
                     (
                         "Setup tab › System › Timezone (guide 7). A time zone name such as V(Europe/Paris); empty (the"
@@ -1174,6 +1298,7 @@ SECTIONS: tuple[Section, ...] = (
                 "admin_user",
                 "str",
                 "admin",
+                field="Setup tab › System › admin user (exchange_admin_user)",
                 doc=(
                     (
                         "Setup tab › System. The user name for haproxy's statistics page and Prometheus metrics (the"
@@ -1191,6 +1316,8 @@ SECTIONS: tuple[Section, ...] = (
                 "admin_password",
                 "str",
                 "",
+                field="Setup tab › System › admin password (exchange_admin_password)",
+                form="bool",
                 doc=(
                     (
                         "Setup tab › System › admin password. Protects haproxy's statistics page and Prometheus metrics"
@@ -1209,6 +1336,8 @@ SECTIONS: tuple[Section, ...] = (
                 "stats_port",
                 "int",
                 8404,
+                field="Setup tab › System › statistics and metrics port (exchange_stats_port)",
+                unit="TCP port number",
                 doc=(
                     (
                         "Beyond the guide. The port of the statistics page and the Prometheus metrics, on each node's"
@@ -1221,6 +1350,7 @@ SECTIONS: tuple[Section, ...] = (
                 "node_metrics",
                 "bool",
                 False,
+                field="Setup tab › System › node metrics (exchange_node_metrics)",
                 doc=(
                     (
                         "Beyond the guide (its appliance graphed with collectd). Install Debian's"
@@ -1241,6 +1371,8 @@ SECTIONS: tuple[Section, ...] = (
                 "health_check_interval_ms",
                 "int",
                 1000,
+                field="Health checks › interval (exchange_health_check_interval_ms)",
+                unit="number of milliseconds",
                 doc=(
                     (
                         "Beyond the guide. Milliseconds between two health checks of a CAS or HUB server (each service,"
@@ -1256,6 +1388,8 @@ SECTIONS: tuple[Section, ...] = (
                 "health_check_timeout_ms",
                 "int",
                 1000,
+                field="Health checks › timeout (exchange_health_check_timeout_ms)",
+                unit="number of milliseconds",
                 doc=(
                     (
                         "Beyond the guide. Milliseconds a server has to answer a health check once connected (the OWA"
@@ -1270,6 +1404,8 @@ SECTIONS: tuple[Section, ...] = (
                 "node_metrics_port",
                 "int",
                 9100,
+                field="Setup tab › System › node metrics port (exchange_node_metrics_port)",
+                unit="TCP port number",
                 doc=(
                     (
                         "Beyond the guide. The port of the node metrics (O(exchange_node_metrics)), on each node's own"
@@ -1287,6 +1423,7 @@ SECTIONS: tuple[Section, ...] = (
                 "peers",
                 "list",
                 [],
+                field="High Availability › peers (exchange_peers)",
                 role_default=(
                     "{%- set peers = [] -%}",
                     "{%- for host in ansible_play_hosts_all -%}",
@@ -1335,6 +1472,7 @@ SECTIONS: tuple[Section, ...] = (
                 "tls_engine",
                 "str",
                 "haproxy",
+                field="TLS engine (exchange_tls_engine)",
                 doc=(
                     (
                         "Beyond the guide. Who ends TLS: V(haproxy) natively (one hop, the default) or V(stunnel) as"
@@ -1348,6 +1486,7 @@ SECTIONS: tuple[Section, ...] = (
                 "tls_min_version",
                 "str",
                 "TLSv1.2",
+                field="TLS minimum version (exchange_tls_min_version)",
                 doc=(
                     (
                         "Beyond the guide. The oldest TLS version every TLS listener accepts. The default V(TLSv1.2)"
@@ -1362,6 +1501,7 @@ SECTIONS: tuple[Section, ...] = (
                 "tls_internal_port_base",
                 "int",
                 20000,
+                field="TLS engine › internal port base (exchange_tls_internal_port_base)",
                 doc=(
                     (
                         "Beyond the guide. With V(stunnel), the first loopback port stunnel hands connections to"
@@ -1374,6 +1514,8 @@ SECTIONS: tuple[Section, ...] = (
                 "peers_port",
                 "int",
                 10000,
+                field="High Availability › peers port (exchange_peers_port)",
+                unit="TCP port number",
                 doc=(
                     (
                         "Beyond the guide. The port haproxy's peers use to sync stickiness between the two nodes of a"
@@ -1386,6 +1528,7 @@ SECTIONS: tuple[Section, ...] = (
                 "vrrp_survey_seconds",
                 "float",
                 3.5,
+                field="High Availability › survey seconds (exchange_vrrp_survey_seconds)",
                 doc=(
                     (
                         "Beyond the guide. Before a pair is configured, each node listens this many seconds for VRRP"
@@ -1405,6 +1548,7 @@ SECTIONS: tuple[Section, ...] = (
                 "packages_state",
                 "str",
                 "present",
+                field="Packages › state (exchange_packages_state)",
                 doc=(
                     (
                         "Beyond the guide. The packages of the plan (haproxy, and stunnel4, keepalived, nftables and"
@@ -1427,6 +1571,8 @@ SECTIONS: tuple[Section, ...] = (
                 "apt_cache_valid_time",
                 "int",
                 3600,
+                field="Packages › apt lists valid for (exchange_apt_cache_valid_time)",
+                unit="number of seconds",
                 doc=(
                     (
                         "Beyond the guide. Seconds apt's package lists are taken as fresh before a run fetches them"
@@ -1444,6 +1590,7 @@ SECTIONS: tuple[Section, ...] = (
                 "firewall",
                 "bool",
                 True,
+                field="Firewall (exchange_firewall)",
                 doc=(
                     (
                         "Beyond the guide. An nftables filter on each node, rendered from the plan, with its own table"
@@ -1464,6 +1611,7 @@ SECTIONS: tuple[Section, ...] = (
                 "admin_networks",
                 "list",
                 [],
+                field="Firewall › admin networks (exchange_admin_networks)",
                 doc=(
                     (
                         "Beyond the guide. The IPv4 networks (V(192.168.10.0/24), a single host as V(192.168.10.5/32))"
@@ -1485,6 +1633,8 @@ SECTIONS: tuple[Section, ...] = (
                 "ssh_port",
                 "int",
                 22,
+                field="Firewall › SSH port (exchange_ssh_port)",
+                unit="TCP port number",
                 doc=(
                     "Beyond the guide. The port sshd listens on, opened to O(exchange_admin_networks) by the firewall.",
                 ),
@@ -1515,3 +1665,112 @@ def _plan_defaults() -> dict[str, t.Any]:
 PLAN_DEFAULTS: dict[str, t.Any] = _plan_defaults()
 #: Every setting the plan knows.
 PLAN_KEYS: frozenset[str] = frozenset(setting.key.partition(".")[0] for setting in SETTINGS.values() if setting.to_plan)
+
+#: The plan's settings that are mappings of settings, and the field that names the whole mapping.
+GROUPS: dict[str, str] = {"http_services": "HTTP(s) Service › HTTP and Web Services"}
+_TIMEZONE = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
+
+
+class Settings(t.Mapping[str, t.Any]):
+    """The settings under the plan's names, each validated and typed once (:func:`parse`); read-only."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: t.Mapping[str, t.Any]) -> None:
+        self._values = types.MappingProxyType(dict(values))
+
+    def __getitem__(self, key: str) -> t.Any:
+        return self._values[key]
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def number(self, key: str) -> int:
+        value = self._values[key]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{key} is no integer setting")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self._values[key]
+        if not isinstance(value, str):
+            raise TypeError(f"{key} is no text setting")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self._values[key]
+        if not isinstance(value, bool):
+            raise TypeError(f"{key} is no yes/no setting")
+        return value
+
+
+def _blank(value: t.Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _value(setting: Setting, value: t.Any) -> t.Any:
+    """One setting's value, validated and typed; the error names its field."""
+    field, form = setting.field, setting.form
+    if form.endswith("?"):
+        if _blank(value):
+            return ""
+        form = form[:-1]
+    if form == "bool" or setting.type == "bool":
+        return boolean(field, value)
+    if setting.choices:
+        return choice(field, value, tuple(str(option) for option in setting.choices))
+    if setting.type == "int":
+        if value in (None, "") and setting.default is None:
+            return None  # optional (vLAN Identifier)
+        low, high = setting.bounds or (-(2**31), 2**31 - 1)
+        return integer(field, value, low, high, setting.unit or "number")
+    if form == "ipv4":
+        return ipv4(field, value)
+    if form == "netmask":
+        return prefix_length(field, value)
+    if form in ("hostname", "fqdn"):
+        return hostname(field, value, fqdn=form == "fqdn")
+    if form == "timezone":
+        text = str(value).strip()
+        if not _TIMEZONE.fullmatch(text):
+            raise PlanError(field, f"{text!r} is not a time zone name such as Europe/Paris")
+        return text
+    if setting.type in ("str", "path"):
+        return "" if value is None else str(value).strip()
+    # lists (kept as tuples: nothing changes them): their entries are checked where the plan reads them,
+    # each with its own path (CAS Servers › CAS2 Address); anything else is refused there too
+    return tuple(value) if isinstance(value, list) else value
+
+
+def parse(raw: t.Mapping[str, t.Any]) -> Settings:
+    """The plan's settings (``raw``: the exchange role's variables under the plan's names, None for
+    a default) validated in one pass, every field whatever the modes, each error naming its field."""
+    unknown = sorted(set(raw) - PLAN_KEYS)
+    if unknown:
+        raise PlanError("settings", f"unknown setting(s): {', '.join(unknown)}")
+    for group, field in GROUPS.items():
+        if raw.get(group) is not None:
+            if not isinstance(raw[group], t.Mapping):
+                raise PlanError(field, "a mapping of service: enabled/disabled is expected")
+            members = {setting.key.partition(".")[2] for setting in SETTINGS.values() if setting.key.startswith(f"{group}.")}
+            extra = sorted(set(raw[group]) - members)
+            if extra:
+                raise PlanError(field, f"unknown service(s): {', '.join(extra)}")
+    values: dict[str, t.Any] = {}
+    for setting in SETTINGS.values():
+        if not setting.to_plan:
+            continue
+        outer, _dot, inner = setting.key.partition(".")
+        value = (raw.get(outer) or {}).get(inner) if inner else raw.get(outer)
+        if value is None:
+            value = setting.default if setting.plan_default is NO_DEFAULT else setting.plan_default
+            if value is NO_DEFAULT:
+                value = None
+        if inner:
+            values.setdefault(outer, {})[inner] = _value(setting, value)
+        else:
+            values[outer] = _value(setting, value)
+    return Settings({key: types.MappingProxyType(value) if isinstance(value, dict) else value for key, value in values.items()})

@@ -31,6 +31,7 @@ CONTROLLER = "10.89.60.1"
 from ansible_templating import LOADER, load, magic_variables, role_variables  # noqa: E402  (installs Ansible's collection loader)
 from ansible.template import Templar  # noqa: E402
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan  # noqa: E402
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import SETTINGS  # noqa: E402
 
 
 def settings_for(case: Path) -> dict[str, t.Any]:
@@ -65,5 +66,12 @@ def test_the_plan_refuses_exactly_the_plan_cases_naming_the_field(case: Path) ->
         with pytest.raises(PlanError) as refused:
             build_plan(settings, CONTROLLER)
         assert data["field"] in str(refused.value), f"expected the error to name {data['field']!r}, got: {refused.value}"
+    elif data["refused_by"] == "argument_spec":
+        # The argument spec refuses it first; the plan parses every field too, whatever the modes
+        # (a disabled service's field included), and when it refuses, it names the same field.
+        try:
+            build_plan(settings, CONTROLLER)
+        except PlanError as error:
+            assert SETTINGS[data["field"].removeprefix("exchange_")].field in str(error), str(error)
     else:
-        build_plan(settings, CONTROLLER)  # accepted: the certificate, the host or the argument spec refuses it
+        build_plan(settings, CONTROLLER)  # accepted: the certificate check or the host refuses it

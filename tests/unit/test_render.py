@@ -46,13 +46,13 @@ UPDATE = os.environ.get("UPDATE_GOLDEN", "") not in ("", "0")
 from ansible_templating import LOADER, load, magic_variables, role_variables  # noqa: E402  (installs Ansible's collection loader)
 from ansible import constants as C  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import (  # noqa: E402
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import build_plan  # noqa: E402
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import (  # noqa: E402
     HA_ROLES,
     HTTP_MODES,
     MAIL_MODES,
     RPC_MODES,
     TLS_ENGINES,
-    build_plan,
 )
 from plan_settings import BASE as PLAN_BASE  # noqa: E402
 

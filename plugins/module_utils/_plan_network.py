@@ -1,0 +1,177 @@
+# Copyright (c) exchange_lb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# NOTE: this module util is PRIVATE to the collection. It can change at any time.
+"""The plan's network part: the node (guide 4.2.1), its network configuration, the pair's VRRP and
+haproxy peers (4.2.2), and the node's firewall."""
+
+from __future__ import annotations
+
+import ipaddress
+import typing as t
+
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import (
+    NetError,
+    normalize as normalize_network,
+    static_routes,
+)
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_builder import Builder, subnet
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import (
+    HA,
+    LOCAL_PEER,
+    NETWORK,
+    Firewall,
+    FirewallRule,
+    Node,
+    Peer,
+    Vrrp,
+)
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import Listener
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError, ipv4
+
+
+def node(b: Builder) -> Node:
+    s = b.s
+    address, prefix, gateway = s.text("network_address"), s.number("network_netmask"), s.text("network_gateway")
+    if gateway and ipaddress.IPv4Address(gateway) not in subnet(address, prefix):
+        raise PlanError(f"{NETWORK} › Gateway", f"{gateway} is not in the node's subnet {subnet(address, prefix)}")
+    # one parser for the plan, the network role and the first-boot wizard (_netcfg)
+    netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+    try:
+        routes = [
+            (str(ipaddress.IPv4Network(f"{route['network']}/{route['netmask']}")), route["router"])
+            for route in static_routes(s["network_static_routes"], address, netmask)
+        ]
+    except NetError as error:
+        raise PlanError(error.field, error.message) from None
+    return Node(
+        hostname=s.text("network_hostname"),
+        address=address,
+        prefix=prefix,
+        gateway=gateway,
+        vlan_id=s["network_vlan_id"],
+        routes=tuple(routes),
+    )
+
+
+def network(b: Builder, host: Node) -> dict[str, t.Any] | None:
+    """The configuration the network role writes (guide 4.1/4.2), or None when not managed."""
+    s = b.s
+    if not s.flag("network_manage"):
+        return None
+    if not s.text("network_interface"):
+        raise PlanError(f"{NETWORK} › interface (exchange_network_interface)", "required: the node has no default route to take it from")
+    if not isinstance(s["network_dns_servers"], (list, tuple)):
+        raise PlanError(f"{NETWORK} › DNS servers (exchange_network_dns_servers)", "a list of IPv4 addresses is required")
+    try:
+        config: dict[str, t.Any] = normalize_network(
+            {
+                "exchange_network_interface": s["network_interface"],
+                "exchange_network_mode": s["network_mode"],
+                "exchange_network_hostname": host.hostname,
+                "exchange_network_address": host.address,
+                "exchange_network_netmask": str(ipaddress.IPv4Network(f"0.0.0.0/{host.prefix}").netmask),
+                "exchange_network_gateway": host.gateway,
+                "exchange_network_vlan_id": host.vlan_id,
+                "exchange_network_static_routes": [
+                    {"network": str(ipaddress.IPv4Network(net).network_address), "netmask": str(ipaddress.IPv4Network(net).netmask), "router": router}
+                    for net, router in host.routes
+                ],
+                "exchange_network_dns_servers": list(s["network_dns_servers"]),
+            }
+        )
+    except NetError as error:
+        raise PlanError(error.field, error.message) from None
+    return config
+
+
+def vrrp(b: Builder, host: Node) -> Vrrp | None:
+    role = b.s.text("ha_role")
+    if role == "disabled":
+        return None
+    field = f"{HA} › Virtual Service Address"
+    vip = ipv4(field, b.s["virtual_service_address"])  # required now
+    if vip == host.address:
+        raise PlanError(field, f"{vip} is the node's own address ({NETWORK} › Address); the virtual address must be another one")
+    net = subnet(host.address, host.prefix)
+    if ipaddress.IPv4Address(vip) not in net:
+        raise PlanError(field, f"{vip} is not in the node's subnet {net}")
+    return Vrrp(role=role, virtual_address=vip, prefix=host.prefix, router_id=b.s.number("cluster_identifier"),
+                priority=150 if role == "master" else 100)
+
+
+def peers(b: Builder, host: Node, pair: Vrrp | None) -> tuple[tuple[Peer, ...], str]:
+    """The haproxy peers and the name of this node among them. A pair's peers sync stickiness
+    between the nodes, so it survives a failover; a single node is its own peer on loopback,
+    so its stickiness survives a reload (the old process hands the tables to the new one)."""
+    field = f"{HA} › peers port (exchange_peers_port)"
+    peer_port = b.s.number("peers_port")
+    result = []
+    for index, entry in enumerate((b.s["peers"] or []) if pair else [], start=1):
+        where = f"{HA} › peer {index}"
+        if not isinstance(entry, dict) or not entry.get("name"):
+            raise PlanError(where, "a peer needs a name and an address")
+        result.append(Peer(name=str(entry["name"]), address=ipv4(where, entry.get("address")), port=peer_port))
+    if not result:
+        b.listeners.append(Listener(field, "127.0.0.1", peer_port))
+        return (Peer(name=LOCAL_PEER, address="127.0.0.1", port=peer_port),), LOCAL_PEER
+    names = [peer.name for peer in result]
+    if len(set(names)) != len(names):
+        raise PlanError(f"{HA} › peers (exchange_peers)", f"two peers share a name: {', '.join(names)}")
+    if host.hostname not in names:
+        raise PlanError(
+            f"{HA} › peers (exchange_peers)",
+            f"this node ({NETWORK} › Hostname {host.hostname!r}) is not among the peers {', '.join(names)}",
+        )
+    b.manage(Listener(field, host.address, peer_port))
+    return tuple(result), host.hostname
+
+
+def _admin_networks(b: Builder, host: Node, controller_address: str) -> tuple[str, ...]:
+    """The networks management is allowed from; ``controller_address`` must be in one of them."""
+    field = "Firewall › admin networks (exchange_admin_networks)"
+    entries = b.s["admin_networks"] or [str(subnet(host.address, host.prefix))]
+    if not isinstance(entries, (list, tuple)):
+        raise PlanError(field, "a list of networks such as 192.168.10.0/24 is expected")
+    networks: list[ipaddress.IPv4Network] = []
+    for index, entry in enumerate(entries, start=1):
+        try:
+            networks.append(ipaddress.IPv4Network(str(entry).strip(), strict=True))
+        except ValueError as error:
+            raise PlanError(f"{field} › network {index}", f"{entry!r} is not an IPv4 network such as 192.168.10.0/24 ({error})") from None
+    try:
+        controller = ipaddress.IPv4Address(controller_address) if controller_address else None
+    except ValueError:
+        controller = None
+    if controller is not None and not any(controller in net for net in networks):
+        raise PlanError(
+            field,
+            f"Ansible connects from {controller}, which is in none of {', '.join(map(str, networks))}: "
+            "this run would lock itself out; add that address or its network",
+        )
+    return tuple(str(net) for net in networks)
+
+
+def firewall(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], controller_address: str) -> Firewall | None:
+    """The node's input filter: the public listeners for anyone, management from the admin networks,
+    VRRP and peers from the other node. ``controller_address`` is where Ansible connects from: a
+    rule set that would shut it out is refused."""
+    if not b.s.flag("firewall"):
+        return None
+    admin = _admin_networks(b, host, controller_address)
+    rules = [FirewallRule(field="Firewall › SSH port (exchange_ssh_port)", protocol="tcp", port=b.s.number("ssh_port"), sources=admin)]
+    management = {id(item) for item in b.management}
+    for item in b.listeners:
+        if item.address.startswith("127.") or id(item) in management:
+            continue  # stunnel to haproxy on loopback; management below
+        rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port))
+    others = tuple(sorted({f"{peer.address}/32" for peer in nodes if peer.address not in (host.address, "127.0.0.1")}))
+    for item in b.management:
+        sources = others if item.field.startswith(HA) else admin
+        rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port, sources=sources))
+    if pair is not None:
+        rules.append(
+            FirewallRule(field=f"{HA} › Cluster Identifier (VRRP)", protocol="vrrp", sources=others or (str(subnet(host.address, host.prefix)),))
+        )
+    return Firewall(admin_networks=admin, rules=tuple(rules))
