@@ -37,11 +37,18 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     SMTP,
     TLS13_CIPHERSUITES,
     TLS_VERSIONS,
+    HaproxyPart,
+    KeepalivedPart,
+    Node,
     NodeMetrics,
+    Peer,
     Plan,
     Stats,
+    StunnelPart,
     System,
     TlsPolicy,
+    TrackedUnit,
+    Vrrp,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import firewall, network, node, peers, vrrp
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import check_listeners, listener
@@ -54,7 +61,7 @@ __all__ = ["PlanError", "Plan", "build_plan", "DEFAULTS", "HTTP_SERVICES", "MAPI
 DEFAULTS: dict[str, t.Any] = PLAN_DEFAULTS
 
 
-def _stats(b: Builder, address: str) -> tuple[Stats | None, NodeMetrics | None]:
+def _stats(b: Builder, address: str, pair: bool) -> tuple[Stats | None, NodeMetrics | None]:
     """haproxy's statistics and metrics, and the node's own metrics: only behind the admin password."""
     stats = None
     if b.s.flag("stats_enabled"):
@@ -68,7 +75,7 @@ def _stats(b: Builder, address: str) -> tuple[Stats | None, NodeMetrics | None]:
             "needs the admin password (exchange_admin_password): metrics are never served without one",
         )
     served = b.manage(listener("Setup tab › System › node metrics port (exchange_node_metrics_port)", address, b.s["node_metrics_port"]))
-    return stats, NodeMetrics(address=served.address, port=served.port)
+    return stats, NodeMetrics(address=served.address, port=served.port, vrrp_state=pair)
 
 
 def _system(b: Builder) -> System:
@@ -93,6 +100,28 @@ def _tls(b: Builder) -> TlsPolicy:
     )
 
 
+def _parts(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], local_peer: str, stats: Stats | None,
+           node_metrics: NodeMetrics | None) -> dict[str, t.Any]:
+    """Each role's part of the plan: what it renders, with every decision already made."""
+    system, tls = _system(b), _tls(b)
+    stunnel_ends_tls = b.tls_engine == "stunnel" and bool(b.tunnels)
+    haproxy = HaproxyPart(
+        frontends=tuple(b.frontends), backends=tuple(b.backends), stick_tables=tuple(b.tables.values()), peers=nodes,
+        local_peer=local_peer, tls=tls, stats=stats, certificates=tuple(b.certificates) if b.tls_engine == "haproxy" else (),
+        ca_bundles=tuple(b.ca_bundles), nonlocal_bind=pair is not None, start_at_boot=system.start_haproxy_at_boot,
+    )
+    stunnel = StunnelPart(
+        tls_tunnels=tuple(b.tunnels), certificates=tuple(b.certificates), tls=tls, start_at_boot=system.start_stunnel_at_boot
+    ) if stunnel_ends_tls else None
+    keepalived = KeepalivedPart(
+        router_name=host.hostname or host.address, address=host.address, vrrp=pair,
+        unicast_peers=tuple(peer.address for peer in nodes if peer.address not in (host.address, "127.0.0.1")),
+        tracked=(TrackedUnit("haproxy", "haproxy.service"),) + ((TrackedUnit("stunnel", "stunnel@exchange-lb.service"),) if stunnel_ends_tls else ()),
+        textfile_directory=node_metrics.textfile_directory if node_metrics else "-", start_at_boot=system.start_keepalived_at_boot,
+    ) if pair else None
+    return {"system": system, "tls": tls, "haproxy": haproxy, "stunnel": stunnel, "keepalived": keepalived}
+
+
 def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") -> Plan:
     """Validate the WUI-shaped ``settings`` and return the appliance plan.
 
@@ -110,7 +139,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
     rpc(b, cas)
     mail(b, "smtp", SMTP, hubs, "HUB", "SMTP")
     nodes, local_peer = peers(b, host, pair)
-    stats, node_metrics = _stats(b, host.address)
+    stats, node_metrics = _stats(b, host.address, pair is not None)
     check_listeners(b.listeners)
     filtering = firewall(b, host, pair, nodes, controller_address)
     # What the roles need, installed without recommended extras: netbase for the protocol names
@@ -124,7 +153,6 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         bind_address=b.bind_address,
         vrrp=pair,
         tls_engine=b.tls_engine,
-        tls=_tls(b),
         packages=packages,
         frontends=tuple(b.frontends),
         backends=tuple(b.backends),
@@ -135,9 +163,10 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         ca_bundles=tuple(b.ca_bundles),
         tls_tunnels=tuple(b.tunnels),
         stats=stats,
-        system=_system(b),
         listeners=tuple(b.listeners),
         firewall=filtering,
         network=network(b, host),
         node_metrics=node_metrics,
+        tls_ends_here=bool(b.certificates),
+        **_parts(b, host, pair, nodes, local_peer, stats, node_metrics),
     )

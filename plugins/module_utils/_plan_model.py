@@ -281,6 +281,7 @@ class NodeMetrics:
     address: str
     port: int
     textfile_directory: str = "/var/lib/prometheus/node-exporter"
+    vrrp_state: bool = False  # a pair: export the node's VRRP state too
 
 
 @dataclasses.dataclass(frozen=True)
@@ -328,6 +329,55 @@ class Firewall:
     rules: tuple[FirewallRule, ...]
 
 
+# --- each role's part of the plan: what it renders, every decision made ---------------------
+@dataclasses.dataclass(frozen=True)
+class HaproxyPart:
+    """What the haproxy role renders: haproxy.cfg, the certificates haproxy ends TLS with."""
+
+    frontends: tuple[Frontend, ...]
+    backends: tuple[Backend, ...]
+    stick_tables: tuple[StickTable, ...]
+    peers: tuple[Peer, ...]
+    local_peer: str
+    tls: TlsPolicy
+    stats: Stats | None
+    certificates: tuple[Certificate, ...]  # the ones haproxy ends TLS with (none when stunnel does)
+    ca_bundles: tuple[CaBundle, ...]
+    nonlocal_bind: bool  # a pair: the node that does not hold the virtual address binds it all the same
+    start_at_boot: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class StunnelPart:
+    """What the stunnel role renders, when stunnel ends TLS."""
+
+    tls_tunnels: tuple[TlsTunnel, ...]
+    certificates: tuple[Certificate, ...]
+    tls: TlsPolicy
+    start_at_boot: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackedUnit:
+    """A daemon whose failure moves the virtual address away from the node."""
+
+    name: str
+    unit: str
+
+
+@dataclasses.dataclass(frozen=True)
+class KeepalivedPart:
+    """What the keepalived role renders, in a pair."""
+
+    router_name: str  # keepalived's router_id: the node's host name, else its address
+    address: str  # the node's own address (unicast source; how its interface is found)
+    vrrp: Vrrp
+    unicast_peers: tuple[str, ...]  # the other node(s) of the pair
+    tracked: tuple[TrackedUnit, ...]
+    textfile_directory: str  # where the VRRP state is written for the node metrics ("-": nowhere)
+    start_at_boot: bool
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     node: Node
@@ -351,6 +401,13 @@ class Plan:
     network: dict[str, t.Any] | None = None
     node_metrics: NodeMetrics | None = None
     local_peer: str = ""  # this node's name among the peers (haproxy's localpeer)
+    #: TLS ends on the appliance (ssl-offload, ssl-bridge: a certificate is served); the guide asks for more vCPUs then
+    tls_ends_here: bool = False
+    #: Each role's part, absent when the role has nothing to do (haproxy always has one; the
+    #: firewall's and the node metrics' are ``firewall`` and ``node_metrics``).
+    haproxy: HaproxyPart | None = None
+    stunnel: StunnelPart | None = None
+    keepalived: KeepalivedPart | None = None
 
     def as_dict(self) -> dict[str, t.Any]:
         """The plan as JSON-ready data (lists, not tuples) for facts and templates."""

@@ -15,7 +15,9 @@ description:
     (the variables of the P(exchange_lb.appliance.exchange#role) role without their C(exchange_) prefix),
     validates all of them and returns one plan of the appliance - listeners, backends, servers,
     health checks - that the haproxy, stunnel and keepalived roles render without deciding anything themselves.
-  - Nothing on the managed host is read or changed; the module always reports RV(ignore:changed=false).
+  - The plan is computed on the controller (the action plugin); nothing on the managed host is changed and the module always
+    reports RV(ignore:changed=false). The node is only asked where Ansible connects from, unless O(controller_address) says it.
+  - With O(cluster_hosts), a pair whose Cluster Identifier another pair of the inventory uses is refused.
   - "A setting the appliance cannot accept fails the module with a message that names the field as the guide's
     web UI names it, for example C(CAS Servers › CAS2 Address: '10.0.0.300' is not an IPv4 address)."
 options:
@@ -29,12 +31,24 @@ options:
     required: true
   controller_address:
     description:
-      - The address Ansible reaches the node from (the first field of C(SSH_CLIENT)), when known.
+      - The address Ansible reaches the node from. When omitted, the node is asked (the first field of its C(SSH_CONNECTION));
+        an empty string skips the check.
       - With the firewall on, a set of admin networks that does not contain it is refused, so that a run cannot
         lock itself out.
     type: str
-    default: ""
+  cluster_hosts:
+    description:
+      - Inventory names of the nodes whose Cluster Identifier this node's must not clash with (every node of the
+        play and of the group C(exchange_lb), also those a C(--limit) leaves out).
+      - Their C(exchange_ha_role), C(exchange_cluster_identifier) and C(exchange_virtual_service_address) are read on the
+        controller, with the role's defaults; a node with the same identifier and another virtual address is a clash.
+    type: list
+    elements: str
+    default: []
 attributes:
+  action:
+    support: full
+    description: Computed on the controller by the action plugin of the same name.
   check_mode:
     support: full
     description: Computes the same plan in check mode; it never changes anything.
@@ -46,6 +60,7 @@ attributes:
 EXAMPLES = r"""
 - name: Compute the appliance plan (fails early, naming the WUI field, on bad settings)
   exchange_lb.appliance.plan:
+    cluster_hosts: "{{ groups['exchange_lb'] }}"
     settings:
       network_address: 10.0.0.11
       cas_servers:
@@ -93,6 +108,26 @@ plan:
     tls_engine:
       description: Who ends TLS, V(haproxy) or V(stunnel).
       type: str
+    haproxy:
+      description:
+        - The haproxy role's part - frontends, backends, stick tables, peers, TLS policy, statistics, the certificates
+          haproxy ends TLS with (none when stunnel does), the CA certificates of ssl-bridge, whether it binds a virtual
+          address it may not hold, whether it starts at boot.
+      type: dict
+    stunnel:
+      description: The stunnel role's part (tunnels, certificates, TLS policy, startup), or V(null) when stunnel ends no TLS.
+      type: dict
+    keepalived:
+      description:
+        - The keepalived role's part, or V(null) without a pair - its router name, the node's address, the VRRP instance,
+          the unicast peers, the daemons it tracks, where it writes the VRRP state, whether it starts at boot.
+      type: dict
+    node_metrics:
+      description: The node metrics (address, port, text file directory, whether the VRRP state is exported), or V(null).
+      type: dict
+    tls_ends_here:
+      description: Whether TLS ends on the appliance (a certificate is served - ssl-offload, ssl-bridge), which the guide's sizing asks about.
+      type: bool
     firewall:
       description:
         - The node's nftables input filter, or V(null) when C(firewall) is off in O(settings) - the admin networks and one rule per
@@ -109,12 +144,14 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "settings": {"type": "dict", "required": True},
-            "controller_address": {"type": "str", "default": ""},
+            "controller_address": {"type": "str"},
+            "cluster_hosts": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
     try:
-        plan = build_plan(module.params["settings"], module.params["controller_address"])
+        # without the action plugin (run on a node as a plain module): no pair check, no address asked
+        plan = build_plan(module.params["settings"], module.params["controller_address"] or "")
     except PlanError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     module.exit_json(changed=False, plan=plan.as_dict())

@@ -334,7 +334,8 @@ def test_node_metrics_only_when_asked_behind_the_admin_password_and_from_the_adm
     plan = plan_for(stats_enabled=True)
     assert plan["node_metrics"] is None and "prometheus-node-exporter" not in plan["packages"]
     plan = plan_for(stats_enabled=True, node_metrics=True, ha_role="master", virtual_service_address="10.0.0.10")
-    assert plan["node_metrics"] == {"address": "10.0.0.11", "port": 9100, "textfile_directory": "/var/lib/prometheus/node-exporter"}
+    assert plan["node_metrics"] == {"address": "10.0.0.11", "port": 9100, "textfile_directory": "/var/lib/prometheus/node-exporter",
+                                    "vrrp_state": True}
     assert "prometheus-node-exporter" in plan["packages"]
     assert rules(plan)[("tcp", 9100)]["sources"] == ["10.0.0.0/24"]
     with pytest.raises(PlanError, match=r"node metrics \(exchange_node_metrics\): needs the admin password"):

@@ -1,0 +1,49 @@
+# Copyright (c) exchange_lb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Controller side of exchange_lb.appliance.plan.
+
+The plan is pure computation: it is built here, on the controller, once per node and run,
+with no module sent to the node. The node is asked one thing, where Ansible connects from
+(``SSH_CONNECTION``), so that a firewall which would lock the run out is refused. The
+pair checks read the other nodes' variables here too, with the settings table's defaults.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._pairs import check_cluster_identifier, cluster_settings
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan
+
+
+class ActionModule(ActionBase):
+    _VALID_ARGS = frozenset(("settings", "controller_address", "cluster_hosts"))
+
+    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        args = self._task.args
+        settings = args.get("settings")
+        if not isinstance(settings, dict):
+            return {**result, "failed": True, "msg": "settings: a mapping of the appliance settings is required"}
+        controller = args.get("controller_address")
+        if controller is None:
+            controller = self._controller_address()
+        hostvars = task_vars.get("hostvars", {})
+        others = {host: cluster_settings(hostvars[host]) for host in args.get("cluster_hosts") or [] if host in hostvars}
+        try:
+            plan = build_plan(settings, str(controller))
+            check_cluster_identifier(plan.vrrp, others)
+        except PlanError as exc:
+            return {**result, "failed": True, "field": exc.field, "msg": str(exc)}
+        return {**result, "changed": False, "plan": plan.as_dict(), "controller_address": str(controller)}
+
+    def _controller_address(self) -> str:
+        """The address the node sees Ansible connect from; empty over a local or container connection."""
+        # not through become: sudo does not keep SSH_CONNECTION
+        found = self._low_level_execute_command("printenv SSH_CONNECTION", sudoable=False)
+        words = str(found.get("stdout") or "").split()
+        return words[0] if found.get("rc") == 0 and words else ""
