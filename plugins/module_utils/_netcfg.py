@@ -30,6 +30,7 @@ Commands: show, check, plan, apply, confirm, rollback, wizard (see ``--help``).
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import json
 import os
@@ -259,26 +260,25 @@ def render_ifupdown(config: t.Mapping[str, t.Any]) -> str:
     return "".join(lines)
 
 
+def _networkd_network(name: str, network: list[str], tail: t.Sequence[str] = ()) -> str:
+    """A systemd-networkd .network file for ``name``: its [Network] lines (no IPv6 of its own), then ``tail``."""
+    return "".join([HEADER, "[Match]\n", f"Name={name}\n", "\n", "[Network]\n", *network, "LinkLocalAddressing=no\nIPv6AcceptRA=no\n", *tail])
+
+
 def render_networkd(config: t.Mapping[str, t.Any]) -> dict[str, str]:
     iface = config["exchange_network_interface"]
     dev = device(config)
-    files: dict[str, str] = {}
-    body = [HEADER, "[Match]\n", f"Name={dev}\n", "\n", "[Network]\n"]
     if config["exchange_network_mode"] == "dhcp":
-        body.append("DHCP=ipv4\n")
+        network = ["DHCP=ipv4\n"]
     else:
-        body.append(f"Address={_cidr(config)}\n")
+        network = [f"Address={_cidr(config)}\n"]
         if config["exchange_network_gateway"]:
-            body.append(f"Gateway={config['exchange_network_gateway']}\n")
-    body += [f"DNS={server}\n" for server in config["exchange_network_dns_servers"]]
-    body.append("LinkLocalAddressing=no\nIPv6AcceptRA=no\n")
-    for route in config["exchange_network_static_routes"]:
-        body += ["\n", "[Route]\n", f"Destination={_route_cidr(route)}\n", f"Gateway={route['router']}\n"]
-    files[f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{dev}.network"] = "".join(body)
+            network.append(f"Gateway={config['exchange_network_gateway']}\n")
+    network += [f"DNS={server}\n" for server in config["exchange_network_dns_servers"]]
+    routes = [f"\n[Route]\nDestination={_route_cidr(route)}\nGateway={route['router']}\n" for route in config["exchange_network_static_routes"]]
+    files = {f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{dev}.network": _networkd_network(dev, network, routes)}
     if dev != iface:
-        files[f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{iface}.network"] = "".join(
-            [HEADER, "[Match]\n", f"Name={iface}\n", "\n", "[Network]\n", f"VLAN={dev}\n", "LinkLocalAddressing=no\nIPv6AcceptRA=no\n"]
-        )
+        files[f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{iface}.network"] = _networkd_network(iface, [f"VLAN={dev}\n"])
         files[f"{NETWORKD_DIR}/{NETWORKD_PREFIX}{dev}.netdev"] = "".join(
             [HEADER, "[NetDev]\n", f"Name={dev}\n", "Kind=vlan\n", "\n", "[VLAN]\n", f"Id={config['exchange_network_vlan_id']}\n"]
         )
@@ -407,7 +407,6 @@ def check(config: t.Mapping[str, t.Any], stack: str) -> None:
             raise NetError(f"{NETWORK} › vLAN Identifier", "this host's kernel has no 802.1Q VLAN support (module 8021q)")
     if stack == "ifupdown":
         path = f"{RUN_DIR}/netcfg-check.interfaces"
-        os.makedirs(RUN_DIR, exist_ok=True)
         _write(path, render_ifupdown(config))
         result = _run(["ifup", "--no-act", "--force", "-i", path, device(config)], timeout=20)
         os.unlink(path)
@@ -551,7 +550,6 @@ def apply(config: t.Mapping[str, t.Any], confirm_timeout: int = 0, dhcp_wait: fl
     if os.path.exists(_backup_path()):
         rollback("a new apply arrived before the previous one was confirmed")
     before = {change["path"]: change["before"] for change in result["files"]}
-    os.makedirs(STATE_DIR, exist_ok=True)
     _write(_backup_path(), json.dumps({"files": before, "interface": config["exchange_network_interface"], "stack": stack}))
     after = {change["path"]: change["after"] for change in result["files"]}
     try:
@@ -590,7 +588,6 @@ def confirm(token: str) -> bool:
     """Confirm the pending apply ``token``; False when there is none (it was rolled back)."""
     if not re.fullmatch(r"[0-9a-f]{16}", token) or not os.path.exists(_backup_path()):
         return False
-    os.makedirs(RUN_DIR, exist_ok=True)
     _write(f"{RUN_DIR}/netcfg.confirm-{token}", "confirmed\n")
     commit()
     return True
@@ -600,15 +597,12 @@ def guard(token: str, timeout: int) -> None:
     """Detached: revert the last apply unless ``token`` is confirmed within ``timeout`` seconds."""
     flag = f"{RUN_DIR}/netcfg.confirm-{token}"
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(flag):
-            os.unlink(flag)
+    while not os.path.exists(flag):
+        if time.monotonic() >= deadline:
+            rollback(f"no confirmation of {token} within {timeout} s")
             return
         time.sleep(0.5)
-    if os.path.exists(flag):
-        os.unlink(flag)
-        return
-    rollback(f"no confirmation of {token} within {timeout} s")
+    os.unlink(flag)
 
 
 # --- the first-boot wizard (guide 4.1) ----------------------------------------------------
@@ -661,8 +655,8 @@ def default_interface() -> str:
     return names[0] if names else "eth0"
 
 
-def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextIO = sys.stdin, out: t.TextIO = sys.stdout) -> int:
-    """The console dialogue of the guide's first boot; applies through :func:`apply`."""
+def _choose(out: t.TextIO, inp: t.TextIO, prompt_seconds: float) -> str:
+    """The guide's warnings and its D/s question: "s" (static), else DHCP (also when no key comes)."""
     say = out.write
     say("\nWarning: No IP configuration found !\n")
     say("Warning: DHCP configuration is available for test purpose only.\n")
@@ -680,6 +674,50 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
             choice = "D"
             break
     say(f"{choice or 'D (no key pressed)'}\n")
+    return choice or "D"
+
+
+def _with_gateway(static: t.Mapping[str, t.Any], gateway: str) -> dict[str, t.Any]:
+    """The wizard's static configuration with the gateway typed ("none": no gateway), validated."""
+    return normalize({**static, "exchange_network_gateway": "" if gateway.lower() == "none" else gateway})
+
+
+def _ask_static(out: t.TextIO, inp: t.TextIO, base: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Address, netmask and gateway, asked until they make a configuration the administrator commits."""
+    values = {"address": FALLBACK_ADDRESS, "netmask": FALLBACK_NETMASK, "gateway": "none"}
+    while True:
+        out.write("Configure IP manually\n")
+        while True:
+            values["address"] = _ask_valid(out, inp, "Use IP address", values["address"], lambda text: _ipv4(f"{NETWORK} › Address", text))
+            values["netmask"] = _ask_valid(out, inp, "Use netmask", values["netmask"], lambda text: _prefix(f"{NETWORK} › Netmask", text))
+            static = {**base, "exchange_network_mode": "static", "exchange_network_address": values["address"],
+                      "exchange_network_netmask": values["netmask"]}
+            try:
+                normalize(static)
+                break
+            except NetError as error:
+                out.write(f"Error: {error}. Please type it again.\n")
+        values["gateway"] = _ask_valid(out, inp, "Use default gateway", values["gateway"], functools.partial(_with_gateway, static))
+        config = _with_gateway(static, values["gateway"])
+        out.write("Commit and save this configuration (N/y)? ")
+        out.flush()
+        if (inp.readline() or "").strip().lower() in ("y", "yes"):
+            return config
+        out.write("Not saved.\n")
+
+
+def _wizard_apply(out: t.TextIO, raw: t.Mapping[str, t.Any], dhcp_wait: float, refused: str = "Error: ") -> dict[str, t.Any] | None:
+    """Validate and apply ``raw``: the result of :func:`apply`, or None once its error is on the console after ``refused``."""
+    try:
+        return apply(normalize(raw), dhcp_wait=dhcp_wait)
+    except NetError as error:
+        out.write(f"{refused}{error}\n")
+        return None
+
+
+def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextIO = sys.stdin, out: t.TextIO = sys.stdout) -> int:
+    """The console dialogue of the guide's first boot; applies through :func:`apply`."""
+    say = out.write
     base: dict[str, t.Any] = {
         "exchange_network_interface": interface,
         "exchange_network_hostname": "",
@@ -687,58 +725,24 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
         "exchange_network_static_routes": [],
         "exchange_network_dns_servers": [],
     }
-    if choice == "s":
-        values = {"address": FALLBACK_ADDRESS, "netmask": FALLBACK_NETMASK, "gateway": "none"}
-        while True:
-            say("Configure IP manually\n")
-            config = None
-            while config is None:
-                values["address"] = _ask_valid(out, inp, "Use IP address", values["address"], lambda text: _ipv4(f"{NETWORK} › Address", text))
-                values["netmask"] = _ask_valid(out, inp, "Use netmask", values["netmask"], lambda text: _prefix(f"{NETWORK} › Netmask", text))
-                try:
-                    static = {**base, "exchange_network_mode": "static", "exchange_network_address": values["address"],
-                              "exchange_network_netmask": values["netmask"]}
-                    normalize(static)
-                except NetError as error:
-                    say(f"Error: {error}. Please type it again.\n")
-                    continue
-                values["gateway"] = _ask_valid(
-                    out, inp, "Use default gateway", values["gateway"],
-                    lambda text: normalize({**static, "exchange_network_gateway": "" if text.lower() == "none" else text}),
-                )
-                config = normalize({**static, "exchange_network_gateway": "" if values["gateway"].lower() == "none" else values["gateway"]})
-            out.write("Commit and save this configuration (N/y)? ")
-            out.flush()
-            answer = (inp.readline() or "").strip().lower()
-            if answer in ("y", "yes"):
-                break
-            say("Not saved.\n")
-        try:
-            result = apply(config, dhcp_wait=dhcp_wait)
-        except NetError as error:
-            say(f"Error: {error}\n")
-            return 1
-        address = result["address"]
+    if _choose(out, inp, prompt_seconds) == "s":
+        result = _wizard_apply(out, _ask_static(out, inp, base), dhcp_wait)
     else:
         say(f"Retrieving an address using DHCP on {interface} ({dhcp_wait:.0f} s) ...\n")
         out.flush()
-        try:
-            result = apply(normalize({**base, "exchange_network_mode": "dhcp"}), dhcp_wait=dhcp_wait)
-            address = result["address"]
-        except NetError as error:
-            say(f"{error}\n")
+        result = _wizard_apply(out, {**base, "exchange_network_mode": "dhcp"}, dhcp_wait, refused="")
+        if result is None:
             say(f"No DHCP answer: using {FALLBACK_ADDRESS}/{FALLBACK_NETMASK} as the guide's appliance does.\n")
+            # Validated here, outside _wizard_apply: a fallback refused too (a bad interface name) ends the wizard with its error.
             fallback = normalize({**base, "exchange_network_mode": "static", "exchange_network_address": FALLBACK_ADDRESS,
                                   "exchange_network_netmask": FALLBACK_NETMASK})
-            try:
-                result = apply(fallback, dhcp_wait=dhcp_wait)
-            except NetError as error2:
-                say(f"Error: {error2}\n")
-                return 1
-            address = result["address"]
+            result = _wizard_apply(out, fallback, dhcp_wait)
             # Not a choice of the administrator: ask again at the next boot, as the appliance did.
-            if os.path.exists(MARKER):
+            if result is not None and os.path.exists(MARKER):
                 os.unlink(MARKER)
+    if result is None:
+        return 1
+    address = result["address"]
     say("\nManagement address :\n")
     say(f"    {address} on {device(result['config'])}\n")
     say(f"Reach it with:  ssh root@{address}\n")

@@ -194,3 +194,169 @@ def test_wizard_reprompts_a_bad_address_and_says_not_saved_on_n(monkeypatch: pyt
     assert applied == [normalize({"exchange_network_interface": "ens18", "exchange_network_address": "10.0.0.17",
                                   "exchange_network_netmask": "255.255.0.0", "exchange_network_gateway": "10.0.1.1"})]
     assert "10.0.0.17 on ens18" in text
+
+
+# --- the wizard's branches, pinned as the console shows them ---------------------------------
+WARNINGS = (
+    "\nWarning: No IP configuration found !\n"
+    "Warning: DHCP configuration is available for test purpose only.\n"
+    "Warning: A static IP configuration is recommended.\n"
+    "Retrieve IP using DHCP or configure static ... 10sec (D/s)? "
+)
+DHCP_CONFIG = normalize({"exchange_network_interface": "ens18", "exchange_network_mode": "dhcp"})
+FALLBACK_CONFIG = normalize({"exchange_network_interface": "ens18", "exchange_network_address": "192.168.0.200", "exchange_network_netmask": "255.255.255.0"})
+STATIC_CONFIG = normalize({"exchange_network_interface": "ens18", "exchange_network_address": "10.0.0.17",
+                           "exchange_network_netmask": "255.255.0.0", "exchange_network_gateway": "10.0.1.1"})
+
+
+def _report(address: str, dev: str = "ens18") -> str:
+    return (
+        "\nManagement address :\n"
+        f"    {address} on {dev}\n"
+        f"Reach it with:  ssh root@{address}\n"
+        f"then let Ansible take over: exchange_network_address: {address} in the inventory (see /etc/exchange-lb/network.json).\n"
+    )
+
+
+def _wizard(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any, key: str, answers: str, outcomes: list[t.Any],
+            interface: str = "ens18", out: io.StringIO | None = None) -> tuple[int, str, list[dict[str, t.Any]], bool]:
+    """Run the wizard with ``key`` at the D/s prompt and ``answers`` typed; each apply takes the next of
+    ``outcomes`` (an address it got, or the NetError it raises). Returns (code, console, applied, marker kept)."""
+    applied: list[dict[str, t.Any]] = []
+    marker = tmp_path / "configured"
+    marker.write_text("configured by exlb-netcfg\n")
+
+    def fake_apply(config: dict[str, t.Any], *args: t.Any, **kwargs: t.Any) -> dict[str, t.Any]:
+        assert kwargs == {"dhcp_wait": 5} and not args
+        applied.append(config)
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, NetError):
+            raise outcome
+        return {"stack": "ifupdown", "changed": True, "files": [], "config": dict(config), "address": outcome, "token": ""}
+
+    monkeypatch.setattr(_netcfg, "_read_key", lambda stream, timeout: key)
+    monkeypatch.setattr(_netcfg, "apply", fake_apply)
+    monkeypatch.setattr(_netcfg, "MARKER", str(marker))
+    out = out or io.StringIO()
+    code = _netcfg.wizard(interface, 10, 5, inp=_Keys(answers), out=out)
+    assert not outcomes
+    return code, out.getvalue(), applied, marker.exists()
+
+
+def test_wizard_static_applied(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    code, text, applied, marker = _wizard(monkeypatch, tmp_path, "s", "10.0.0.17\n255.255.0.0\n10.0.1.1\ny\n", ["10.0.0.17"])
+    assert (code, applied, marker) == (0, [STATIC_CONFIG], True)
+    assert text == (
+        WARNINGS + "s\n"
+        "Configure IP manually\n"
+        "Use IP address (192.168.0.200)? Use netmask (255.255.255.0)? Use default gateway (none)? "
+        "Commit and save this configuration (N/y)? " + _report("10.0.0.17")
+    )
+
+
+def test_wizard_static_defaults_without_a_gateway(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    code, text, applied, _ = _wizard(monkeypatch, tmp_path, "S", "\n\n\nyes\n", ["192.168.0.200"])
+    assert (code, applied) == (0, [FALLBACK_CONFIG])
+    assert text.endswith("Use default gateway (none)? Commit and save this configuration (N/y)? " + _report("192.168.0.200"))
+
+
+def test_wizard_static_refused_and_rolled_back(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    error = NetError("Network › Gateway", "10.0.1.1 does not answer on ens18; the previous network configuration was restored")
+    code, text, applied, marker = _wizard(monkeypatch, tmp_path, "s", "10.0.0.17\n255.255.0.0\n10.0.1.1\ny\n", [error])
+    assert (code, applied, marker) == (1, [STATIC_CONFIG], True)
+    assert text == (
+        WARNINGS + "s\n"
+        "Configure IP manually\n"
+        "Use IP address (192.168.0.200)? Use netmask (255.255.255.0)? Use default gateway (none)? "
+        "Commit and save this configuration (N/y)? "
+        "Error: Network › Gateway: 10.0.1.1 does not answer on ens18; the previous network configuration was restored\n"
+    )
+
+
+def test_wizard_static_a_bad_address_and_netmask_pair_is_asked_again(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    code, text, applied, _ = _wizard(monkeypatch, tmp_path, "s", "10.0.0.0\n255.255.0.0\n10.0.0.17\n\n\ny\n", ["10.0.0.17"])
+    assert code == 0
+    assert applied == [normalize({**STATIC_CONFIG, "exchange_network_gateway": ""})]
+    assert ("Use IP address (192.168.0.200)? Use netmask (255.255.255.0)? "
+            "Error: Network › Address: 10.0.0.0 is the network or broadcast address of 10.0.0.0/16. Please type it again.\n"
+            "Use IP address (10.0.0.0)? Use netmask (255.255.0.0)? Use default gateway (none)? ") in text
+
+
+def test_wizard_dhcp_with_a_lease(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    code, text, applied, marker = _wizard(monkeypatch, tmp_path, "D", "", ["10.0.0.50"])
+    assert (code, applied, marker) == (0, [DHCP_CONFIG], True)
+    assert text == WARNINGS + "D\nRetrieving an address using DHCP on ens18 (5 s) ...\n" + _report("10.0.0.50")
+
+
+def test_wizard_dhcp_without_a_key_or_a_lease_falls_back(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    error = NetError("Network › DHCP", "no DHCP lease on ens18 within 5 s; the previous network configuration was restored")
+    code, text, applied, marker = _wizard(monkeypatch, tmp_path, "", "", [error, "192.168.0.200"])
+    assert (code, applied) == (0, [DHCP_CONFIG, FALLBACK_CONFIG])
+    assert not marker  # not the administrator's choice: the wizard asks again at the next boot
+    assert text == (
+        WARNINGS + "D (no key pressed)\n"
+        "Retrieving an address using DHCP on ens18 (5 s) ...\n"
+        "Network › DHCP: no DHCP lease on ens18 within 5 s; the previous network configuration was restored\n"
+        "No DHCP answer: using 192.168.0.200/255.255.255.0 as the guide's appliance does.\n" + _report("192.168.0.200")
+    )
+
+
+def test_wizard_dhcp_and_the_fallback_both_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    errors = [NetError("Network › DHCP", "no DHCP lease on ens18 within 5 s"), NetError("Network › Address", "192.168.0.200/24 did not come up on ens18")]
+    code, text, applied, marker = _wizard(monkeypatch, tmp_path, "\n", "", errors)
+    assert (code, applied, marker) == (1, [DHCP_CONFIG, FALLBACK_CONFIG], True)
+    assert text == (
+        WARNINGS + "D\n"
+        "Retrieving an address using DHCP on ens18 (5 s) ...\n"
+        "Network › DHCP: no DHCP lease on ens18 within 5 s\n"
+        "No DHCP answer: using 192.168.0.200/255.255.255.0 as the guide's appliance does.\n"
+        "Error: Network › Address: 192.168.0.200/24 did not come up on ens18\n"
+    )
+
+
+def test_wizard_dhcp_on_a_bad_interface_name_ends_with_the_error(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    """Neither configuration is valid: the DHCP one's error is shown, the fallback's ends the wizard (exit 2 in main)."""
+    out = io.StringIO()
+    with pytest.raises(NetError, match="^Network › interface \\(exchange_network_interface\\): 'bad name!' is not a network interface name$"):
+        _wizard(monkeypatch, tmp_path, "d", "", [], interface="bad name!", out=out)
+    assert out.getvalue() == (
+        WARNINGS + "D\n"
+        "Retrieving an address using DHCP on bad name! (5 s) ...\n"
+        "Network › interface (exchange_network_interface): 'bad name!' is not a network interface name\n"
+        "No DHCP answer: using 192.168.0.200/255.255.255.0 as the guide's appliance does.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("timeout", "confirmed_after", "rolled_back"),
+    [
+        (5, 0, False),  # confirmed before the guard looks
+        (0, 0, False),  # confirmed, even with the time already up
+        (5, 2, False),  # confirmed while it waits
+        (0, None, True),  # never confirmed
+        (1, None, True),
+    ],
+)
+def test_guard_rolls_back_unless_confirmed(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any, timeout: int,
+                                           confirmed_after: int | None, rolled_back: bool) -> None:
+    flag = tmp_path / "netcfg.confirm-0123456789abcdef"
+    reasons: list[str] = []
+    sleeps: list[float] = []
+    clock = [1000.0]
+
+    def fake_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+        if confirmed_after is not None and len(sleeps) == confirmed_after:
+            flag.write_text("confirmed\n")
+
+    if confirmed_after == 0:
+        flag.write_text("confirmed\n")
+    monkeypatch.setattr(_netcfg, "RUN_DIR", str(tmp_path))
+    monkeypatch.setattr(_netcfg, "rollback", lambda reason="": reasons.append(reason) or True)
+    monkeypatch.setattr(_netcfg.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_netcfg.time, "sleep", fake_sleep)
+    _netcfg.guard("0123456789abcdef", timeout)
+    assert reasons == ([f"no confirmation of 0123456789abcdef within {timeout} s"] if rolled_back else [])
+    assert not flag.exists()
+    assert len(sleeps) == (timeout * 2 if rolled_back else confirmed_after or 0)
