@@ -17,6 +17,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._pairs import check_cluster_identifier, cluster_settings
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import refuse_renamed
 
 
 class ActionModule(ActionBase):
@@ -35,6 +36,7 @@ class ActionModule(ActionBase):
         hostvars = task_vars.get("hostvars", {})
         others = {host: cluster_settings(hostvars[host]) for host in args.get("cluster_hosts") or [] if host in hostvars}
         try:
+            refuse_renamed(task_vars)
             plan = build_plan(settings, str(controller))
             check_cluster_identifier(plan.vrrp, others)
         except PlanError as exc:

@@ -81,9 +81,9 @@ def _stats(b: Builder, address: str, pair: bool) -> tuple[Stats | None, NodeMetr
 def _system(b: Builder) -> System:
     s = b.s
     return System(
-        start_haproxy_at_boot=s.text("services_startup_haproxy") == "auto",
-        start_stunnel_at_boot=s.text("services_startup_stunnel") == "auto",
-        start_keepalived_at_boot=s.text("services_startup_vrrp") == "auto",
+        start_haproxy_at_boot=s.text("startup_haproxy") == "auto",
+        start_stunnel_at_boot=s.text("startup_stunnel") == "auto",
+        start_keepalived_at_boot=s.text("startup_vrrp") == "auto",
         timezone=s.text("timezone"),
         packages_state=s.text("packages_state"),
         apt_cache_valid_time=s.number("apt_cache_valid_time"),

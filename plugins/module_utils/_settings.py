@@ -33,7 +33,8 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate im
     prefix_length,
 )
 
-__all__ = ["NO_DEFAULT", "Section", "Setting", "Settings", "SECTIONS", "SETTINGS", "PLAN_DEFAULTS", "PLAN_KEYS", "parse"]
+__all__ = ["NO_DEFAULT", "Section", "Setting", "Settings", "SECTIONS", "SETTINGS", "PLAN_DEFAULTS", "PLAN_KEYS", "RENAMED", "parse",
+           "refuse_renamed"]
 
 
 class _NoDefault:
@@ -74,6 +75,7 @@ class Setting:
     #: the Jinja expression handed to the plan when it is not the variable itself (several lines: a folded block)
     plan_value: str | tuple[str, ...] = ""
     plan_default: t.Any = NO_DEFAULT  #: the plan's default when it is not ``default``
+    renamed_from: str = ""  #: the variable's former name, refused with a message naming the new one
     note: tuple[str, ...] = ()  #: the comment above the variable in defaults/main.yml
 
     @property
@@ -1238,10 +1240,11 @@ SECTIONS: tuple[Section, ...] = (
         "Services tab (6): start each daemon at boot (auto) or by hand (manual)",
         (
             Setting(
-                "services_startup_haproxy",
+                "startup_haproxy",
                 "str",
                 "auto",
-                field="Services tab › haproxy › Startup (exchange_services_startup_haproxy)",
+                field="Services tab › haproxy › Startup (exchange_startup_haproxy)",
+                renamed_from="exchange_services_startup_haproxy",
                 doc=(
                     (
                         "Services tab › haproxy › Startup (guide 6.3). V(auto) starts haproxy at boot; V(manual) leaves"
@@ -1252,19 +1255,21 @@ SECTIONS: tuple[Section, ...] = (
                 survey="haproxy › Startup",
             ),
             Setting(
-                "services_startup_stunnel",
+                "startup_stunnel",
                 "str",
                 "auto",
-                field="Services tab › stunnel › Startup (exchange_services_startup_stunnel)",
+                field="Services tab › stunnel › Startup (exchange_startup_stunnel)",
+                renamed_from="exchange_services_startup_stunnel",
                 doc=("Services tab › stunnel › Startup. As for haproxy, when O(exchange_tls_engine=stunnel).",),
                 choices=("auto", "manual"),
                 survey="stunnel › Startup",
             ),
             Setting(
-                "services_startup_vrrp",
+                "startup_vrrp",
                 "str",
                 "auto",
-                field="Services tab › vrrp › Startup (exchange_services_startup_vrrp)",
+                field="Services tab › vrrp › Startup (exchange_startup_vrrp)",
+                renamed_from="exchange_services_startup_vrrp",
                 doc=(
                     (
                         "Services tab › vrrp › Startup. As for haproxy, for keepalived in a pair. The web UI's"
@@ -1659,6 +1664,17 @@ def _plan_defaults() -> dict[str, t.Any]:
         else:
             defaults[outer] = value
     return defaults
+
+
+#: A variable's former name -> the setting it is now.
+RENAMED: dict[str, Setting] = {setting.renamed_from: setting for setting in SETTINGS.values() if setting.renamed_from}
+
+
+def refuse_renamed(variables: t.Container[str]) -> None:
+    """A former name still set in the inventory would be ignored without a word: refuse it, naming the new one."""
+    for old, setting in RENAMED.items():
+        if old in variables:
+            raise PlanError(setting.field, f"{old} was renamed {setting.variable}; set that one instead")
 
 
 #: The plan's settings and their defaults (a setting without one must be given).

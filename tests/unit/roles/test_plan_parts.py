@@ -62,7 +62,7 @@ def test_keepalived_tracks_stunnel_only_when_it_ends_tls_and_is_absent_without_a
     assert pair["unicast_peers"] == ["10.0.0.12"] and pair["router_name"] == "lb1"
     assert pair["textfile_directory"] == "-" and pair["start_at_boot"] is True
     stunnel = build_plan({**PAIR, "tls_engine": "stunnel", "stats_enabled": True, "node_metrics": True,
-                          "services_startup_vrrp": "manual"}).as_dict()
+                          "startup_vrrp": "manual"}).as_dict()
     assert [unit["unit"] for unit in stunnel["keepalived"]["tracked"]] == ["haproxy.service", "stunnel@exchange-lb.service"]
     assert stunnel["keepalived"]["textfile_directory"] == stunnel["node_metrics"]["textfile_directory"]
     assert stunnel["keepalived"]["start_at_boot"] is False  # Services tab › vrrp › Startup: manual
@@ -78,4 +78,4 @@ def test_keepalived_names_a_node_without_a_host_name_by_its_address() -> None:
 def test_haproxy_binds_a_virtual_address_it_may_not_hold_only_in_a_pair() -> None:
     assert parts()["haproxy"]["nonlocal_bind"] is False
     assert build_plan(PAIR).as_dict()["haproxy"]["nonlocal_bind"] is True
-    assert parts(services_startup_haproxy="manual")["haproxy"]["start_at_boot"] is False
+    assert parts(startup_haproxy="manual")["haproxy"]["start_at_boot"] is False

@@ -365,10 +365,10 @@ def test_services_startup_and_timezone() -> None:
     system = plan_for()["system"]
     assert system == {"start_haproxy_at_boot": True, "start_stunnel_at_boot": True, "start_keepalived_at_boot": True, "timezone": "",
                       "packages_state": "present", "apt_cache_valid_time": 3600}
-    system = plan_for(services_startup_haproxy="manual", timezone="Europe/Paris")["system"]
+    system = plan_for(startup_haproxy="manual", timezone="Europe/Paris")["system"]
     assert system["start_haproxy_at_boot"] is False and system["timezone"] == "Europe/Paris"
     with pytest.raises(PlanError, match=r"Services tab › vrrp › Startup .*: unknown value 'sometimes'"):
-        build_plan({**BASE, "services_startup_vrrp": "sometimes"})
+        build_plan({**BASE, "startup_vrrp": "sometimes"})
     with pytest.raises(PlanError, match=r"Timezone .*not a time zone name"):
         build_plan({**BASE, "timezone": "Paris; rm -rf /"})
 

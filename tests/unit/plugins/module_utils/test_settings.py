@@ -101,3 +101,14 @@ def test_unknown_settings_and_services_are_named() -> None:
     with pytest.raises(PlanError) as refused:
         parse({**BASE, "http_services": {"owa": True, "webmail": True}})
     assert refused.value.field == "HTTP(s) Service › HTTP and Web Services" and "webmail" in refused.value.message
+
+
+def test_a_former_name_still_in_the_inventory_is_refused_naming_the_new_one() -> None:
+    from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import RENAMED, refuse_renamed
+
+    assert set(RENAMED) == {"exchange_services_startup_haproxy", "exchange_services_startup_stunnel", "exchange_services_startup_vrrp"}
+    refuse_renamed({"exchange_startup_haproxy": "manual"})
+    with pytest.raises(PlanError) as refused:
+        refuse_renamed({"exchange_services_startup_vrrp": "manual"})
+    assert refused.value.field == "Services tab › vrrp › Startup (exchange_startup_vrrp)"
+    assert "exchange_services_startup_vrrp was renamed exchange_startup_vrrp" in refused.value.message
