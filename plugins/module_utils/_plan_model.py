@@ -319,6 +319,7 @@ class FirewallRule:
     address: str = ""  # destination address on the node; "" = any of its addresses
     port: int = 0
     sources: tuple[str, ...] = ()
+    admin: bool = False  # the sources are the admin networks (management: SSH, statistics, metrics)
 
 
 @dataclasses.dataclass(frozen=True)

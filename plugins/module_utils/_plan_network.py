@@ -160,7 +160,7 @@ def firewall(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...],
     if not b.s.flag("firewall"):
         return None
     admin = _admin_networks(b, host, controller_address)
-    rules = [FirewallRule(field="Firewall › SSH port (exchange_ssh_port)", protocol="tcp", port=b.s.number("ssh_port"), sources=admin)]
+    rules = [FirewallRule(field="Firewall › SSH port (exchange_ssh_port)", protocol="tcp", port=b.s.number("ssh_port"), sources=admin, admin=True)]
     management = {id(item) for item in b.management}
     for item in b.listeners:
         if item.address.startswith("127.") or id(item) in management:
@@ -168,8 +168,9 @@ def firewall(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...],
         rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port))
     others = tuple(sorted({f"{peer.address}/32" for peer in nodes if peer.address not in (host.address, "127.0.0.1")}))
     for item in b.management:
-        sources = others if item.field.startswith(HA) else admin
-        rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port, sources=sources))
+        peers_only = item.field.startswith(HA)  # the peers port: from the other node only
+        rules.append(FirewallRule(field=item.field, protocol="tcp", address=item.address, port=item.port,
+                                  sources=others if peers_only else admin, admin=not peers_only))
     if pair is not None:
         rules.append(
             FirewallRule(field=f"{HA} › Cluster Identifier (VRRP)", protocol="vrrp", sources=others or (str(subnet(host.address, host.prefix)),))
