@@ -27,8 +27,11 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     ServerTls,
 )
 
-#: The services whose requests are held open for minutes (Direct Push, RPC over HTTP, MAPI).
-LONG_LIVED = frozenset({"activesync", "outlook_anywhere", "mapi"})
+#: The services whose requests or sessions are held open for minutes (Direct Push, RPC over HTTP, MAPI, a shell).
+LONG_LIVED = frozenset({"activesync", "outlook_anywhere", "mapi", "powershell"})
+#: From Exchange 2013 on: served by the default backend, checked on OWA's health page (Managed Availability
+#: publishes none of its own for them).
+MODERN_DEFAULT = ("powershell",)
 #: (backend, the services it serves, persistence, long-lived, health page)
 Family = t.Tuple[str, t.Tuple[str, ...], t.Optional[Persistence], bool, str]
 
@@ -82,14 +85,17 @@ def _families(b: Builder, uri: str) -> tuple[Family, ...]:
         # No affinity is needed from Exchange 2013 on; each service is checked on its own
         # health page, so a CAS whose OWA fails still serves ActiveSync.
         return tuple(
-            (f"bk_{key}", (key,), None, key in LONG_LIVED, f"{paths[0]}/healthcheck.htm") for key, _label, paths in _catalogue(b)
-        ) + (("bk_http", (), None, False, "/owa/healthcheck.htm"),)
+            (f"bk_{key}", (key,), None, key in LONG_LIVED, f"{paths[0]}/healthcheck.htm")
+            for key, _label, paths in _catalogue(b) if key not in MODERN_DEFAULT
+        ) + (("bk_http", MODERN_DEFAULT, None, False, "/owa/healthcheck.htm"),)
     cookie = Persistence(kind="cookie", cookie="EXLBSRV")
     return (
         ("bk_owa", ("owa", "ecp"), cookie, False, uri),
         ("bk_ews", ("ews",), cookie, False, uri),
         ("bk_activesync", ("activesync",), Persistence(kind="header", header="Authorization", table=b.table("st_eas", "string", 256)), True, uri),
         ("bk_outlook_anywhere", ("outlook_anywhere",), Persistence(kind="source", table=b.table("st_src", "ip")), True, uri),
+        # guide 2.5: affinity recommended for Remote PowerShell; by source address, like Outlook Anywhere
+        ("bk_powershell", ("powershell",), Persistence(kind="source", table=b.table("st_src", "ip")), True, uri),
         ("bk_http", ("oab", "autodiscover"), None, False, uri),
     )
 

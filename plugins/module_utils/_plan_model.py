@@ -58,6 +58,7 @@ HTTP_SERVICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ews", "Exchange Web Services", ("/ews",)),
     ("activesync", "Active Sync", ("/microsoft-server-activesync",)),
     ("outlook_anywhere", "Outlook Anywhere", ("/rpc", "/rpcwithcert")),
+    ("powershell", "Remote PowerShell", ("/powershell",)),
 )
 #: The page of an HTTP service whose every CAS is down: a clear answer, at once, not a hang.
 UNAVAILABLE = (

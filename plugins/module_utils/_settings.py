@@ -605,6 +605,21 @@ SECTIONS: tuple[Section, ...] = (
                 plan_key="http_services.outlook_anywhere",
             ),
             Setting(
+                "http_remote_powershell",
+                "bool",
+                True,
+                field="HTTP(s) Service › Remote PowerShell",
+                doc=(
+                    "HTTP(s) Service › HTTP and Web Services › Remote PowerShell (C(/powershell)): the Exchange Management"
+                    " Shell of the administrators' workstations. Not a check box of the guide's web UI, whose persistence"
+                    " table (2.5) recommends affinity for it: with Exchange 2010 each client stays on one CAS (its source"
+                    " address), as for Outlook Anywhere; from 2013 on it needs none.",
+                    "A disabled service answers a clear refusal (403) on its paths (V(ssl-offload) and V(clear)).",
+                ),
+                survey="HTTP(s) Service › HTTP and Web Services › Remote PowerShell",
+                plan_key="http_services.powershell",
+            ),
+            Setting(
                 "http_long_poll_timeout",
                 "int",
                 3600,

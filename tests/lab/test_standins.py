@@ -48,6 +48,8 @@ VDIR_REQUESTS = [
     ("/RPC/rpcproxy.dll?cas1:6002", "rpc", "RPC_OUT_DATA"),
     ("/mapi/emsmdb/", "mapi", "POST"),
     ("/MAPI/nspi/", "mapi", "GET"),
+    ("/PowerShell/?serializationLevel=Full", "PowerShell", "POST"),
+    ("/powershell/", "PowerShell", "GET"),
 ]
 
 

@@ -565,3 +565,19 @@ def test_an_http_service_without_any_cas_up_answers_a_clear_page() -> None:
         for backend in plan["backends"]:
             if backend["mode"] == "http":
                 assert backend["unavailable_message"].startswith("No Exchange Client Access server"), backend["name"]
+
+
+def test_remote_powershell_sticks_by_address_with_exchange_2010_and_goes_to_the_default_backend_later() -> None:
+    """Guide 2.5: affinity recommended for Remote PowerShell. The field was added as one row of the
+    settings table and one rule of the HTTP builder."""
+    plan = plan_for()
+    route = next(r for r in plan["frontends"][0]["routes"] if r["key"] == "powershell")
+    assert route["paths"] == ["/powershell"] and route["backend"] == "bk_powershell" and route["enabled"] is True
+    backend = next(b for b in plan["backends"] if b["name"] == "bk_powershell")
+    assert backend["persistence"]["kind"] == "source" and backend["persistence"]["table"] == "st_src"
+    assert backend["timeout_server_s"] == DEFAULTS["http_long_poll_timeout"] and backend["balance"] == "leastconn"
+    modern = plan_for(version="2016", rpc_mode="disabled")
+    route = next(r for r in modern["frontends"][0]["routes"] if r["key"] == "powershell")
+    assert route["backend"] == "bk_http" and "bk_powershell" not in {b["name"] for b in modern["backends"]}
+    off = plan_for(http_services={"powershell": "disabled"})
+    assert next(r for r in off["frontends"][0]["routes"] if r["key"] == "powershell")["enabled"] is False
