@@ -8,6 +8,8 @@ A test module imports it with:
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import poplib
 import shlex
@@ -152,19 +154,94 @@ def server_states(host, backend: str) -> dict[str, str]:
     return states
 
 
-def converge(*extra: str) -> subprocess.CompletedProcess[str]:
-    """The scenario's converge playbook again, as a user re-runs it (extra: ansible-playbook arguments)."""
+def run_converge(*extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The scenario's converge playbook against its own inventory, as molecule runs it (extra:
+    ansible-playbook arguments; env: variables of the run's environment, e.g. its stdout callback)."""
     project = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[1]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(project / ".build/collections"), ANSIBLE_NOCOLOR="1")
-    result = subprocess.run(
+    return subprocess.run(
         # the inventory directory, as molecule passes it: with a switched engine (switch_tls_engine.yml)
         ["ansible-playbook", "-i", str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent),
          str(project / ".config/molecule/converge.yml"),
          *extra],
-        capture_output=True, text=True, timeout=300, env=env, check=False,
+        capture_output=True, text=True, timeout=300, check=False,
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(project / ".build/collections"), ANSIBLE_NOCOLOR="1", **env),
     )
+
+
+def converge(*extra: str) -> subprocess.CompletedProcess[str]:
+    """The scenario's converge playbook again, as a user re-runs it (extra: ansible-playbook arguments)."""
+    result = run_converge(*extra)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     return result
+
+
+def _diff_lines(diff: object, limit: int = 30) -> list[str]:
+    """A task result's --diff as the default callback would show it, shortened to ``limit`` lines."""
+    lines: list[str] = []
+    for one in diff if isinstance(diff, list) else [diff]:
+        if not isinstance(one, dict):
+            continue
+        if "prepared" in one:
+            lines += str(one["prepared"]).splitlines()
+        before, after = one.get("before", ""), one.get("after", "")
+        if isinstance(before, str) and isinstance(after, str):
+            lines += difflib.unified_diff(before.splitlines(), after.splitlines(), str(one.get("before_header", "before")),
+                                          str(one.get("after_header", "after")), lineterm="")
+        elif before != after:
+            lines += [f"- {before}", f"+ {after}"]
+    return lines[:limit] + ([f"... {len(lines) - limit} more lines"] if len(lines) > limit else [])
+
+
+def _item_label(index: int, item: dict) -> str:
+    """A loop item's label, its own words only when they are a plain value (a dict may hold a password)."""
+    label = item.get("_ansible_item_label", item.get("item"))
+    return str(label)[:200] if isinstance(label, (str, int, float)) else f"item {index}"
+
+
+def assert_check_mode_is_clean() -> float:
+    """The scenario's converge playbook in check mode (``--check --diff``) against its converged nodes
+    reports nothing to do: changed=0, failed=0, unreachable=0 on every node. A converged node shows no
+    pending change, or check mode is not honest (a task that always reports changed in check mode, or
+    a converge that leaves something it would change again). The seconds the run took.
+
+    Each scenario's verify calls it once, where its nodes are as converge (and idempotence) left them;
+    a scenario that converges twice (the TLS engine switched by side_effect) verifies after each."""
+    __tracebackhide__ = True  # a failure shows the test's line and the report, not this function's source
+    started = time.monotonic()
+    result = run_converge("--check", "--diff", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+                          ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    seconds = time.monotonic() - started
+    output = result.stdout
+    try:
+        report = json.loads(output[output.index("{"):])
+    except ValueError as exc:
+        raise AssertionError(f"check run: no JSON report (rc {result.returncode}):\n{output[-3000:]}\n{result.stderr[-3000:]}") from exc
+    stats = report["stats"]
+    counts = {node: {key: stats[node].get(key, 0) for key in ("changed", "failures", "unreachable")} for node in stats}
+    problems: list[str] = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            name = task["task"]["name"]
+            for node, outcome in task["hosts"].items():
+                items = outcome.get("results") if isinstance(outcome.get("results"), list) else []
+                # the JSON report does not say which failure was ignored (the preflight's warnings):
+                # the failed tasks of a node that the stats count as failed or unreachable
+                if (outcome.get("failed") or outcome.get("unreachable")) and (
+                        counts.get(node, {}).get("failures") or counts.get(node, {}).get("unreachable")):
+                    what = "unreachable" if outcome.get("unreachable") else "failed"
+                    messages = [str(item.get("msg", "")) for item in items if item.get("failed")] or [str(outcome.get("msg", ""))]
+                    problems.append(f"{node}: {name}: {what}: {'; '.join(messages)[:1500]}")
+                elif outcome.get("changed"):
+                    changed = [item for item in items if item.get("changed")]
+                    labels = [_item_label(index, item) for index, item in enumerate(items) if item.get("changed")]
+                    diffs = [line for one in (changed or [outcome]) for line in _diff_lines(one.get("diff"))]
+                    problems.append("\n    ".join([f"{node}: {name}: changed" + (f" ({', '.join(labels)})" if labels else ""),
+                                                   *diffs]))
+    print(f"check run after converge: {seconds:.1f} s, {counts}")
+    assert stats and all(not any(count.values()) for count in counts.values()) and result.returncode == 0 and not problems, (
+        f"the converged nodes are not clean in check mode (rc {result.returncode}), {counts}:\n"
+        + "\n".join(problems or [result.stderr[-3000:]]))
+    return seconds
 
 
 def wait_all_up(host, backends: tuple[str, ...], seconds: float = 30) -> None:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import lab_ssh  # noqa: E402
+from clients import assert_check_mode_is_clean, lab_ssh  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -131,3 +131,12 @@ def test_the_node_still_serves_its_good_configuration(corpus: dict[str, Any]) ->
     ).stdout
     assert answer.startswith("HTTP/1.1 200"), answer
     assert "x-served-by: cas" in answer.lower(), answer
+
+
+def test_the_node_is_still_converged_in_check_mode(corpus: dict[str, Any]) -> None:
+    """Last, after the corpus (the fixture: its runs are over): the scenario's own inventory in check mode
+    shows no pending change on the node (molecule/clients.py). The corpus's runs, refused before
+    anything changed, left the node as converge left it: nothing under /etc (above), and nothing else
+    the roles manage either (a service stopped, a package, a file mode); and check mode is honest on a
+    converged node. This scenario has no idempotence step: this is its second run of the site playbook."""
+    assert_check_mode_is_clean()

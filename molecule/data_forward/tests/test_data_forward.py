@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import HOST, curl, delivered, message, pop3_login, tls_context, wait_all_up  # noqa: E402
+from clients import HOST, assert_check_mode_is_clean, curl, delivered, message, pop3_login, tls_context, wait_all_up  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,11 @@ def hubs_checked(host) -> None:
     """Both Hubs checked UP by the appliance before the first message (a run once saw a submission
     closed right after converge: the condition a client can count on, not a pause)."""
     wait_all_up(host, ("bk_smtp", "bk_smtps"))
+
+
+def test_check_mode_on_the_converged_node_shows_no_pending_change():
+    """First, on the node as converge and idempotence left it (molecule/clients.py)."""
+    assert_check_mode_is_clean()
 
 
 def test_tls_ends_on_the_cas_not_on_the_appliance(node):

@@ -25,8 +25,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
 from clients import (  # noqa: E402
-    CLIENT, HOST, connect_from, converge, curl, delivered, haproxy_command, message, pop3_login, server_states, standin,
-    tls_context,
+    CLIENT, HOST, assert_check_mode_is_clean, connect_from, converge, curl, delivered, haproxy_command, message, pop3_login,
+    server_states, standin, tls_context,
 )
 
 CA = os.environ["LAB_CA_CERT"]
@@ -41,6 +41,12 @@ def served_by(node: str, path: str = "/owa/", *args: str) -> str:
     status, headers, _ = curl(node, f"https://{HOST}{path}", *args)
     assert status == 200, (path, status)
     return headers["x-served-by"]
+
+
+def test_check_mode_on_the_converged_node_shows_no_pending_change():
+    """First, on the node as converge and idempotence left it (molecule/clients.py): with each engine,
+    the verify runs after each converge of the life cycle (haproxy, then stunnel)."""
+    assert_check_mode_is_clean()
 
 
 # --- HTTP(s) ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ import testinfra
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import converge  # noqa: E402
+from clients import assert_check_mode_is_clean, converge  # noqa: E402
 
 VIP = "10.89.60.50"
 MASTER, BACKUP = "exlb-mol-ha-lb1", "exlb-mol-ha-lb2"
@@ -154,6 +154,12 @@ def haproxy_cli(node: str, command: str) -> str:
 
 
 # --- the nodes -------------------------------------------------------------------
+
+
+def test_check_mode_on_the_converged_pair_shows_no_pending_change():
+    """First, on the pair as converge and idempotence left it (molecule/clients.py): later tests
+    re-run it with other settings (keepalived_preempt: false stays)."""
+    assert_check_mode_is_clean()
 
 
 @pytest.mark.parametrize("node", [MASTER, BACKUP])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import connect_from, server_states, standin  # noqa: E402
+from clients import assert_check_mode_is_clean, connect_from, server_states, standin  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 CAS_CONTAINERS = {cas: standin(cas).container for cas in ("cas1", "cas2")}
@@ -40,6 +40,12 @@ def served_by(address: str, path: str = "/owa/", port: int = 80) -> str:
 
 def podman(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["podman", *args], check=True, capture_output=True, text=True, timeout=60)
+
+
+def test_check_mode_on_the_converged_node_shows_no_pending_change():
+    """First, on the node as converge and idempotence left it (molecule/clients.py): the last test
+    re-runs it with other settings."""
+    assert_check_mode_is_clean()
 
 
 def test_haproxy_is_the_distribution_package_run_by_systemd(host):
