@@ -5,8 +5,9 @@
 
 The plan is pure computation: it is built here, on the controller, once per node and run,
 with no module sent to the node. The node is asked one thing, where Ansible connects from
-(``SSH_CONNECTION``), so that a firewall which would lock the run out is refused. The
-pair checks read the other nodes' variables here too, with the settings table's defaults.
+(``SSH_CONNECTION``), so that a firewall which would lock the run out is refused. The other
+nodes' variables are read here too (``cluster_hosts``), with the settings table's defaults:
+a pair's default peers and the Cluster Identifier check (``module_utils/_pairs.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import typing as t
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._pairs import check_cluster_identifier, cluster_settings
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._pairs import plan_in_inventory
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import refuse_renamed
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
 
 
 class ActionModule(ActionBase):
@@ -34,14 +35,14 @@ class ActionModule(ActionBase):
         if controller is None:
             controller = self._controller_address()
         hostvars = task_vars.get("hostvars", {})
-        others = {host: cluster_settings(hostvars[host]) for host in args.get("cluster_hosts") or [] if host in hostvars}
+        nodes = {host: hostvars[host] for host in args.get("cluster_hosts") or [] if host in hostvars}
         try:
             refuse_renamed(task_vars)
-            plan = build_plan(settings, str(controller))
-            check_cluster_identifier(plan.vrrp, others)
+            plan = plan_in_inventory(settings, str(controller), nodes)
         except PlanError as exc:
             return {**result, "failed": True, "field": exc.field, "msg": str(exc)}
-        return {**result, "changed": False, "plan": plan.as_dict(), "controller_address": str(controller)}
+        # the settings too: the role's main entry point reuses this plan while they are the same
+        return {**result, "changed": False, "plan": plan.as_dict(), "settings": settings, "controller_address": str(controller)}
 
     def _controller_address(self) -> str:
         """The address the node sees Ansible connect from; empty over a local or container connection."""

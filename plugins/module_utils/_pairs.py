@@ -3,14 +3,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # NOTE: this module util is PRIVATE to the collection. It can change at any time.
-"""Checks across the nodes of an inventory: two pairs must not share a Cluster Identifier (VRRP
-would mix their adverts and both would claim each other's address)."""
+"""Across the nodes of an inventory: the nodes of a pair (its haproxy peers, by default), and the check
+that two pairs do not share a Cluster Identifier (VRRP would mix their adverts and both would claim
+each other's address). Other nodes' variables are read with the settings table's defaults."""
 
 from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import HA, Vrrp
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import build_plan
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import HA, Plan, Vrrp
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import SETTINGS
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
 
@@ -51,3 +53,39 @@ def check_cluster_identifier(vrrp: Vrrp | None, others: t.Mapping[str, t.Mapping
             f"{vrrp.router_id} is also the identifier of {', '.join(clashes)}, with another Virtual Service Address; "
             "each pair on a network needs its own.",
         )
+
+
+def _node_name(host: str, variables: t.Mapping[str, t.Any]) -> str:
+    return str(variables.get("exchange_network_hostname") or variables.get("inventory_hostname_short") or host.split(".")[0])
+
+
+def _node_address(host: str, variables: t.Mapping[str, t.Any]) -> str:
+    facts = variables.get("ansible_facts") or {}
+    found = (facts.get("default_ipv4") or {}).get("address") if isinstance(facts, t.Mapping) else None
+    return str(variables.get("exchange_network_address") or found or variables.get("ansible_host") or host)
+
+
+def pair_peers(cluster_identifier: t.Any, nodes: t.Mapping[str, t.Mapping[str, t.Any]]) -> list[dict[str, str]]:
+    """The default haproxy peers of a node in a pair: every node (``nodes``: inventory name -> its
+    variables) with an HA role and this Cluster Identifier, by its host name and address, as the
+    exchange role's own defaults name them (Network › Hostname, else the short inventory name;
+    Network › Address, else the address of its default route, else ``ansible_host``)."""
+    own = SETTINGS["cluster_identifier"].default if cluster_identifier in (None, "") else cluster_identifier
+    peers = []
+    for host, variables in nodes.items():
+        settings = cluster_settings(variables)
+        if str(settings["ha_role"] or "disabled") == "disabled" or str(settings["cluster_identifier"]).strip() != str(own).strip():
+            continue
+        peers.append({"name": _node_name(host, variables), "address": _node_address(host, variables)})
+    return peers
+
+
+def plan_in_inventory(settings: t.Mapping[str, t.Any], controller_address: str, nodes: t.Mapping[str, t.Mapping[str, t.Any]]) -> Plan:
+    """The node's plan among the inventory's ``nodes`` (inventory name -> variables): its pair's peers
+    by default, the plan, and its Cluster Identifier against the other pairs. What the plan action runs."""
+    if not settings.get("peers") and str(settings.get("ha_role") or "disabled") != "disabled":
+        # the pair's nodes sync stickiness: by default every node of the inventory in this cluster
+        settings = {**settings, "peers": pair_peers(settings.get("cluster_identifier"), nodes)}
+    plan = build_plan(settings, controller_address)
+    check_cluster_identifier(plan.vrrp, {host: cluster_settings(variables) for host, variables in nodes.items()})
+    return plan

@@ -40,6 +40,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     HaproxyPart,
     KeepalivedPart,
     Node,
+    PACKAGES,
     NodeMetrics,
     Peer,
     Plan,
@@ -142,8 +143,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
     stats, node_metrics = _stats(b, host.address, pair is not None)
     check_listeners(b.listeners)
     filtering = firewall(b, host, pair, nodes, controller_address)
-    # What the roles need, installed without recommended extras: netbase for the protocol names
-    # (vrrp) of the nftables rule set, a recommendation of nftables only.
+    # What the roles need (PACKAGES, in its order)
     packages = (
         ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if pair else ()) + (("nftables", "netbase") if filtering else ())
         + (("prometheus-node-exporter",) if node_metrics else ())
@@ -168,5 +168,6 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         network=network(b, host),
         node_metrics=node_metrics,
         tls_ends_here=bool(b.certificates),
+        packages_unused=tuple(name for name in PACKAGES if name not in packages and name != "netbase"),
         **_parts(b, host, pair, nodes, local_peer, stats, node_metrics),
     )

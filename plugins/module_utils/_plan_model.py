@@ -69,6 +69,10 @@ UNAVAILABLE = (
 MAPI_SERVICE: tuple[str, str, tuple[str, ...]] = ("mapi", "MAPI over HTTP", ("/mapi",))
 
 
+#: Every package a plan may need (installed without recommended extras): netbase for the protocol
+#: names (vrrp) of the nftables rule set, a recommendation of nftables only.
+PACKAGES = ("haproxy", "stunnel4", "keepalived", "nftables", "netbase", "prometheus-node-exporter")
+
 #: haproxy's name for a node that is its own only peer (no pair): stickiness survives its reloads.
 LOCAL_PEER = "local"
 
@@ -405,6 +409,9 @@ class Plan:
     local_peer: str = ""  # this node's name among the peers (haproxy's localpeer)
     #: TLS ends on the appliance (ssl-offload, ssl-bridge: a certificate is served); the guide asks for more vCPUs then
     tls_ends_here: bool = False
+    #: the packages a plan may need that this one does not: where the node has them, what the collection
+    #: set up with them is stopped and removed
+    packages_unused: tuple[str, ...] = ()
     #: Each role's part, absent when the role has nothing to do (haproxy always has one; the
     #: firewall's and the node metrics' are ``firewall`` and ``node_metrics``).
     haproxy: HaproxyPart | None = None

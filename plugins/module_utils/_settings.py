@@ -1444,34 +1444,16 @@ SECTIONS: tuple[Section, ...] = (
                 "list",
                 [],
                 field="High Availability › peers (exchange_peers)",
-                role_default=(
-                    "{%- set peers = [] -%}",
-                    "{%- for host in ansible_play_hosts_all -%}",
-                    "{%-   set node = hostvars[host] -%}",
-                    "{%-   if node.exchange_ha_role | default('disabled') != 'disabled'",
-                    (
-                        "        and (node.exchange_cluster_identifier | default(253)) | int =="
-                        " exchange_cluster_identifier | int -%}"
-                    ),
-                    "{%-     set _ = peers.append({",
-                    "          'name': node.exchange_network_hostname | default(node.inventory_hostname_short),",
-                    (
-                        "          'address': node.exchange_network_address |"
-                        " default(node.ansible_facts.default_ipv4.address | default(node.ansible_host))}) -%}"
-                    ),
-                    "{%-   endif -%}",
-                    "{%- endfor -%}",
-                    "{{ peers if exchange_ha_role != 'disabled' else [] }}",
-                ),
                 doc=(
                     (
                         "Beyond the guide. The nodes of the pair whose haproxy stick tables stay in sync, so that a"
                         " failover keeps every client on its CAS."
                     ),
                     (
-                        "Defaults to every host of the play whose O(exchange_ha_role) is not V(disabled) and whose"
+                        "Empty (the default) - every node of the play and of the group C(exchange_lb) (also those a"
+                        " C(--limit) leaves out) whose O(exchange_ha_role) is not V(disabled) and whose"
                         " O(exchange_cluster_identifier) is this node's; each by its O(exchange_network_hostname) and"
-                        " O(exchange_network_address)."
+                        " O(exchange_network_address), found on the controller by M(exchange_lb.appliance.plan)."
                     ),
                 ),
                 elements="dict",
@@ -1484,8 +1466,8 @@ SECTIONS: tuple[Section, ...] = (
                     "address": {"description": "The node's own IPv4 address.", "type": "str", "required": True},
                 },
                 note=(
-                    "The nodes of the pair that sync stickiness (haproxy peers): by default every",
-                    "host of the play in the same HA cluster (same Cluster Identifier).",
+                    "The nodes of the pair that sync stickiness (haproxy peers); empty: every node of the",
+                    "inventory in the same HA cluster (same Cluster Identifier), found by the plan action.",
                 ),
             ),
             Setting(

@@ -46,7 +46,7 @@ UPDATE = os.environ.get("UPDATE_GOLDEN", "") not in ("", "0")
 from ansible_templating import LOADER, load, magic_variables, role_variables  # noqa: E402  (installs Ansible's collection loader)
 from ansible import constants as C  # noqa: E402
 from ansible.template import Templar, trust_as_template  # noqa: E402
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import build_plan  # noqa: E402
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._pairs import plan_in_inventory  # noqa: E402
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import (  # noqa: E402
     HA_ROLES,
     HTTP_MODES,
@@ -199,9 +199,9 @@ def render(case: str) -> Rendering:
     variables.update(ansible_check_mode=False, ansible_managed=C.config.get_config_value("DEFAULT_MANAGED_STR"))
     templar = Templar(loader=LOADER, variables=variables)
     settings = t.cast(dict[str, t.Any], templar.template(variables["exchange_settings"]))
-    plan = build_plan(settings, CONTROLLER).as_dict()
-    variables["exchange_plan"] = {"plan": plan}
-    variables["exchange_plan_settings"] = settings
+    # what the plan action does, with the play's hostvars
+    plan = plan_in_inventory(settings, CONTROLLER, variables["hostvars"]).as_dict()
+    variables["exchange_plan"] = {"plan": plan, "settings": settings}
     for role in TEMPLATES:  # the include_role's vars: above the role's own
         variables.update(include_task(role).get("vars", {}))
     templar.available_variables = variables

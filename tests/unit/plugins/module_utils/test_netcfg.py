@@ -255,7 +255,7 @@ def test_wizard_static_applied(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any)
 
 
 def test_wizard_static_defaults_without_a_gateway(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
-    code, text, applied, _ = _wizard(monkeypatch, tmp_path, "S", "\n\n\nyes\n", ["192.168.0.200"])
+    code, text, applied, _marker = _wizard(monkeypatch, tmp_path, "S", "\n\n\nyes\n", ["192.168.0.200"])
     assert (code, applied) == (0, [FALLBACK_CONFIG])
     assert text.endswith("Use default gateway (none)? Commit and save this configuration (N/y)? " + _report("192.168.0.200"))
 
@@ -274,7 +274,7 @@ def test_wizard_static_refused_and_rolled_back(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_wizard_static_a_bad_address_and_netmask_pair_is_asked_again(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
-    code, text, applied, _ = _wizard(monkeypatch, tmp_path, "s", "10.0.0.0\n255.255.0.0\n10.0.0.17\n\n\ny\n", ["10.0.0.17"])
+    code, text, applied, _marker = _wizard(monkeypatch, tmp_path, "s", "10.0.0.0\n255.255.0.0\n10.0.0.17\n\n\ny\n", ["10.0.0.17"])
     assert code == 0
     assert applied == [normalize({**STATIC_CONFIG, "exchange_network_gateway": ""})]
     assert ("Use IP address (192.168.0.200)? Use netmask (255.255.255.0)? "

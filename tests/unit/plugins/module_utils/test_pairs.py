@@ -49,3 +49,23 @@ def test_the_default_identifier_clashes_too() -> None:
     plan = build_plan({**PAIR, "cluster_identifier": None})
     with pytest.raises(PlanError, match="253 is also the identifier of b"):
         check_cluster_identifier(plan.vrrp, {"b": cluster_settings({"exchange_ha_role": "backup", "exchange_virtual_service_address": "10.0.0.99"})})
+
+
+def test_a_pairs_peers_are_the_inventorys_nodes_of_its_cluster_named_as_the_role_names_them() -> None:
+    from ansible_collections.exchange_lb.appliance.plugins.module_utils._pairs import pair_peers
+
+    nodes = {
+        "lb1.example.net": {"exchange_ha_role": "master", "inventory_hostname_short": "lb1", "ansible_host": "10.0.0.11"},
+        "lb2": {"exchange_ha_role": "backup", "exchange_network_hostname": "second", "exchange_network_address": "10.0.0.12",
+                "ansible_host": "192.0.2.12"},
+        "lb3": {"exchange_ha_role": "master", "exchange_cluster_identifier": 60, "ansible_host": "10.0.0.13"},
+        "single": {"ansible_host": "10.0.0.14"},
+        "facts": {"exchange_ha_role": "backup", "exchange_cluster_identifier": "253", "ansible_host": "192.0.2.15",
+                  "ansible_facts": {"default_ipv4": {"address": "10.0.0.15"}}},
+    }
+    assert pair_peers(None, nodes) == [
+        {"name": "lb1", "address": "10.0.0.11"},
+        {"name": "second", "address": "10.0.0.12"},
+        {"name": "facts", "address": "10.0.0.15"},
+    ]
+    assert pair_peers(60, nodes) == [{"name": "lb3", "address": "10.0.0.13"}]
