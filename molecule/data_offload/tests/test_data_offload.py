@@ -90,6 +90,13 @@ def test_activesync_sticks_to_the_authorization_header_not_the_address(node):
     assert set().union(*seen) == {"cas1", "cas2"}, seen  # the devices behind one address spread
 
 
+def test_remote_powershell_keeps_a_workstation_on_one_cas_by_its_address(node):
+    """Guide 2.5: affinity recommended for Remote PowerShell (Exchange 2010): by the client's address,
+    whatever its requests carry (a shell's WinRM requests keep no load-balancer cookie)."""
+    first = served_by(node, "/PowerShell/?serializationLevel=Full")
+    assert {served_by(node, f"/powershell/?n={n}", "-H", f"Cookie: EXLBSRV={n}") for n in range(8)} == {first}
+
+
 def test_stickiness_survives_a_reload_of_a_single_node(host, node):
     """A node without a pair is its own haproxy peer: the old process hands its tables to the new one."""
     users = [f"dXNlcnt{n}fTpwYXNz" for n in range(6)]
