@@ -27,9 +27,11 @@ SCENARIOS ?= $(SCENARIOS_LANE1) $(SCENARIOS_LANE2) $(SCENARIOS_LANE3)
 # they are left out of make test to keep CI within its time. In lane 2 of make test, after Debian 12
 # (the same nodes and stand-ins: data_offload and data_bridge disturb a CAS).
 SCENARIOS_DEBIAN13 ?= data_offload data_bridge
+# haproxy, keepalived, nftables: the unit tests give every rendered file to its daemon's own check
+# (haproxy -c, keepalived --config-test, nft -c). make deps installs them without starting them here.
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux \
-	wrk
+	wrk haproxy keepalived nftables
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -46,11 +48,17 @@ help:
 	@echo "make drills - reliability drills; drills-smoke: the short CI run"
 
 # --- setup ------------------------------------------------------------------
+# A Debian policy-rc.d that refuses every start (exit 101) while apt-get runs: the packages' daemons
+# (haproxy, keepalived, nftables) are installed for their checks, not started on this machine.
+# Removed afterwards only when make deps wrote it (a container's own policy-rc.d stays).
+POLICY_RC_D := /usr/sbin/policy-rc.d
 deps:
 	@missing=""; for p in $(HOST_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> apt-get install$$missing"; \
+	  if [ ! -e $(POLICY_RC_D) ]; then \
+	    trap 'rm -f $(POLICY_RC_D)' EXIT; printf '#!/bin/sh\nexit 101\n' > $(POLICY_RC_D); chmod 755 $(POLICY_RC_D); fi; \
 	  apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 

@@ -11,8 +11,11 @@ does what a run of the site playbook does on the controller, with Ansible's own 
 3. the role's template rendered as ``ansible.builtin.template`` renders it (trim_blocks, "\\n").
 
 The files are compared with ``tests/unit/files/golden/<case>/<file>``; a file the exchange role does
-not write for a case (its ``include_role`` is skipped) must be absent there. Other tests check facts
-of each rendering that a reader can verify without the goldens.
+not write for a case (its ``include_role`` is skipped) must be absent there. Each file is also given
+to its daemon's own check, as the role's ``validate:`` does on a node (``haproxy -c``, ``keepalived
+--config-test``, ``nft -c``; stand-ins for the node's certificates, scripts and directories:
+``daemon_checks.py``). Other tests check facts of each rendering that a reader can verify without
+the goldens.
 
 To (re)write the goldens on purpose, after a change that is meant to change the files::
 
@@ -35,6 +38,7 @@ import ipaddress
 import os
 import re
 import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -55,6 +59,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     TLS_ENGINES,
 )
 from plan_settings import BASE as PLAN_BASE  # noqa: E402
+import daemon_checks  # noqa: E402
 
 
 #: Where Ansible connects from (SSH_CONNECTION on the node): the firewall must let it in.
@@ -377,3 +382,63 @@ def test_the_firewall_opens_every_public_listener_and_admin_networks(case: str) 
     assert opened == {(a, p) for a, p in listeners(rendering) if not a.startswith("127.")}
     assert ("ip protocol vrrp accept" in text) == (settings["ha_role"] != "disabled")
     assert ("log prefix" in text) == (CASES[case].get("firewall_log_drops_per_minute", 10) > 0)
+
+
+# --- the daemons' own checks ----------------------------------------------------------------------
+
+#: Each file of each case that a daemon's check reads: (case, role), named ``<case>/<file>``.
+CHECKED = [
+    pytest.param(case, role, id=f"{case}/{FILES[role]}")
+    for case in CASES
+    for role in daemon_checks.CHECKERS
+    if FILES[role] in render(case).files
+]
+
+
+def node_interfaces(case: str) -> list[str]:
+    """The network interfaces of the case's node (its facts), but the loopback every namespace has."""
+    facts = inventory(case, CASES[case].get("node", "lb1"))["ansible_facts"]
+    return [name for name in facts["interfaces"] if name != "lo"]
+
+
+@pytest.fixture(scope="module", name="daemon_check_runs")
+def fixture_daemon_check_runs(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[tuple[str, str], Future[daemon_checks.Outcome]]]:
+    """Every check of :data:`CHECKED` this host can run, all started at once: a check is a short
+    process that mostly waits, a few at a time keep the unit tier fast. The checked copies (with
+    their stand-ins) stay in pytest's temporary directory, named in a failure's command."""
+    base = tmp_path_factory.mktemp("checks")  # short: a UNIX socket's path must fit in 107 bytes
+    runs: dict[tuple[str, str], Future[daemon_checks.Outcome]] = {}
+    with ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1))) as pool:
+        for index, param in enumerate(CHECKED):
+            case, role = t.cast(tuple[str, str], param.values)
+            if daemon_checks.unavailable(role) is None:
+                path = daemon_checks.prepare(render(case).files[FILES[role]], FILES[role], base / f"{index:03d}-{role}")
+                runs[case, role] = pool.submit(daemon_checks.run, role, path, node_interfaces(case))
+        yield runs
+
+
+@pytest.mark.parametrize(("case", "role"), CHECKED)
+def test_the_daemon_accepts_the_rendered_file(case: str, role: str, daemon_check_runs: dict[tuple[str, str], Future[daemon_checks.Outcome]]) -> None:
+    """haproxy.cfg, keepalived.conf and exchange-lb.nft pass their daemon's check as on a node.
+
+    stunnel's exchange-lb.conf is not checked here: stunnel has no check-only switch, and the stunnel
+    role's check (roles/stunnel/files/exlb-stunnel-check) starts stunnel4 on the file in a private
+    network namespace that holds the accept addresses, where it loads the certificates and binds
+    every service; it needs a network namespace of its own and binds ports, which the unit tier
+    does not do. The molecule scenarios with ``exchange_tls_engine: stunnel`` run it on a node.
+
+    A checker this host lacks (``make deps`` installs them), or keepalived's run by a user other than
+    root (its script security), fails the test where the environment variable CI is set and skips it
+    elsewhere.
+    """
+    reason = daemon_checks.unavailable(role)
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{case}: {FILES[role]} cannot be checked: {reason}")
+        pytest.skip(reason)
+    outcome = daemon_check_runs[case, role].result()
+    if outcome.returncode != 0:
+        pytest.fail(
+            f"{case}: {FILES[role]} refused by {daemon_checks.CHECKERS[role].package}'s check (exit {outcome.returncode}):\n"
+            f"$ {outcome.command}\n{outcome.output}"
+        )
