@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import CLIENT, HOST, curl, delivered, message, pop3_login, server_states, standin, tls_context  # noqa: E402
+from clients import (  # noqa: E402
+    CLIENT, HOST, assert_check_mode_is_clean, curl, delivered, message, pop3_login, server_states, standin, tls_context,
+)
 
 OTHER = "mail.otherdomain.local"
 
@@ -37,6 +39,12 @@ def served_by(node: str, path: str, *args: str) -> str:
 def whoami(node: str) -> dict[str, str]:
     _, _, body = curl(node, f"https://{HOST}/whoami")
     return dict(line.split("=", 1) for line in body.splitlines() if "=" in line)
+
+
+def test_check_mode_on_the_converged_node_shows_no_pending_change():
+    """First, on the node as converge and idempotence left it (molecule/clients.py): the verify runs
+    after each converge of the life cycle (stunnel, then haproxy)."""
+    assert_check_mode_is_clean()
 
 
 def test_the_cas_is_reached_over_tls_with_the_host_name(node):
