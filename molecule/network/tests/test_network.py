@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # molecule/: the shared clients
-from clients import lab_ssh  # noqa: E402
+from clients import assert_check_mode_is_clean, lab_ssh  # noqa: E402
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(__file__).resolve().parents[1]
@@ -112,6 +112,12 @@ def files_digest(node: str) -> str:
 
 
 # --- what the role configured ---------------------------------------------------------------
+def test_a_check_run_after_converge_has_nothing_to_do() -> None:
+    """First, while the nodes are as converge and idempotence left them: --check --diff reports no
+    change on either stack (an honest check mode; the rollback guard is not armed for nothing)."""
+    assert_check_mode_is_clean()
+
+
 def test_ifupdown_node_answers_at_its_new_address() -> None:
     assert "10.89.61.60/24" in addresses(IFUPDOWN, "eth1")
     assert "10.89.61.10/24" not in addresses(IFUPDOWN, "eth1"), "podman's address was not replaced"
