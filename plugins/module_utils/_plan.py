@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import device
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_builder import Builder
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_http import http
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_mail import mail, rpc
@@ -102,7 +103,7 @@ def _tls(b: Builder) -> TlsPolicy:
 
 
 def _parts(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], local_peer: str, stats: Stats | None,
-           node_metrics: NodeMetrics | None) -> dict[str, t.Any]:
+           node_metrics: NodeMetrics | None, managed_network: dict[str, t.Any] | None) -> dict[str, t.Any]:
     """Each role's part of the plan: what it renders, with every decision already made."""
     system, tls = _system(b), _tls(b)
     stunnel_ends_tls = b.tls_engine == "stunnel" and bool(b.tunnels)
@@ -116,6 +117,7 @@ def _parts(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], l
     ) if stunnel_ends_tls else None
     keepalived = KeepalivedPart(
         router_name=host.hostname or host.address, address=host.address, vrrp=pair,
+        interface=device(managed_network) if managed_network else "",
         unicast_peers=tuple(peer.address for peer in nodes if peer.address not in (host.address, "127.0.0.1")),
         tracked=(TrackedUnit("haproxy", "haproxy.service"),) + ((TrackedUnit("stunnel", "stunnel@exchange-lb.service"),) if stunnel_ends_tls else ()),
         textfile_directory=node_metrics.textfile_directory if node_metrics else "-", start_at_boot=system.start_keepalived_at_boot,
@@ -148,6 +150,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if pair else ()) + (("nftables", "netbase") if filtering else ())
         + (("prometheus-node-exporter",) if node_metrics else ())
     )
+    managed_network = network(b, host)
     return Plan(
         node=host,
         bind_address=b.bind_address,
@@ -165,9 +168,9 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         stats=stats,
         listeners=tuple(b.listeners),
         firewall=filtering,
-        network=network(b, host),
+        network=managed_network,
         node_metrics=node_metrics,
         tls_ends_here=bool(b.certificates),
         packages_unused=tuple(name for name in PACKAGES if name not in packages and name != "netbase"),
-        **_parts(b, host, pair, nodes, local_peer, stats, node_metrics),
+        **_parts(b, host, pair, nodes, local_peer, stats, node_metrics, managed_network),
     )

@@ -377,6 +377,7 @@ class KeepalivedPart:
 
     router_name: str  # keepalived's router_id: the node's host name, else its address
     address: str  # the node's own address (unicast source; how its interface is found)
+    interface: str  # the device the network role gives that address ("" when the network is not managed)
     vrrp: Vrrp
     unicast_peers: tuple[str, ...]  # the other node(s) of the pair
     tracked: tuple[TrackedUnit, ...]

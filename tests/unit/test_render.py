@@ -150,15 +150,24 @@ def template_source(role: str) -> str:
     return t.cast(str, trust_as_template((ROOT / "roles" / role / "templates" / TEMPLATES[role]).read_text(encoding="utf-8")))
 
 
+def _tasks(tasks: t.Iterable[dict[str, t.Any]]) -> t.Iterator[dict[str, t.Any]]:
+    """Every task, those inside blocks (and their rescue) too."""
+    for task in tasks:
+        yield task
+        for part in ("block", "rescue", "always"):
+            yield from _tasks(task.get(part, []))
+
+
 @functools.cache
 def include_task(role: str) -> dict[str, t.Any]:
-    """The exchange role's task that applies ``role`` with the plan (its ``vars`` and ``when``)."""
+    """The exchange role's task that stages ``role``'s files with the plan (its ``vars`` and ``when``):
+    the files are rendered there, into the stage, and checked before they are put in place."""
     tasks = [
-        task for task in load("roles/exchange/tasks/main.yml")
+        task for task in _tasks(load("roles/exchange/tasks/main.yml"))
         if task.get("ansible.builtin.include_role", {}).get("name") == f"exchange_lb.appliance.{role}"
-        and "tasks_from" not in task["ansible.builtin.include_role"]
+        and task["ansible.builtin.include_role"].get("tasks_from") == "stage"
     ]
-    assert len(tasks) == 1, f"one include_role of {role} expected in the exchange role"
+    assert len(tasks) == 1, f"one include_role of {role} with tasks_from: stage expected in the exchange role"
     return t.cast(dict[str, t.Any], tasks[0])
 
 
