@@ -357,6 +357,48 @@ def test_a_cluster_identifier_another_router_advertises_is_refused_before_anythi
     assert len(where_is_vip()) == 1 and get().status == 200
 
 
+# What a run may change on a node: the time zone, the daemons' files, the network's.
+NODE_STATE = "readlink /etc/localtime || true; sha256sum /etc/keepalived/keepalived.conf /etc/haproxy/haproxy.cfg /etc/exchange-lb/firewall.nft"
+
+
+def test_a_configuration_a_daemon_refuses_on_the_node_changes_nothing():
+    # The plan accepts the change; keepalived's own check (run on the staged files, at their real
+    # paths) refuses the node as it is: an administrator made the folder of the track script writable
+    # by everyone, and keepalived's script security disables such scripts. The run stops while staging:
+    # the time zone, haproxy's new timeout and every file in force stay as they were.
+    before = on(MASTER, NODE_STATE)
+    on(MASTER, "chmod 0777 /usr/local/sbin")
+    try:
+        result = run_playbook("--limit", MASTER, "-e", json.dumps({"exchange_timezone": "Pacific/Auckland", "exchange_http_timeout": 77}))
+    finally:
+        on(MASTER, "chmod 0755 /usr/local/sbin")
+    output = result.stdout + " " + result.stderr
+    assert result.returncode != 0, output
+    assert "keepalived refuses the staged configuration (nothing on the node was changed)" in output, output
+    assert "insecure" in output, output  # keepalived's own words
+    assert on(MASTER, NODE_STATE) == before
+    assert len(where_is_vip()) == 1 and get().status == 200
+
+
+def test_a_failed_reload_puts_the_previous_configuration_back():
+    # Everything passed its check, the files are replaced, then haproxy cannot reload: its unit was
+    # masked under the run by an administrator. The run puts the files it replaced back, reloads what
+    # runs, fails saying so, and the pair serves on with the previous configuration.
+    before = on(MASTER, NODE_STATE)
+    on(MASTER, "systemctl mask --runtime haproxy.service")
+    try:
+        result = run_playbook("--limit", MASTER, "-e", json.dumps({"exchange_http_timeout": 78}))
+    finally:
+        on(MASTER, "systemctl unmask --runtime haproxy.service")
+    output = result.stdout + " " + result.stderr
+    assert result.returncode != 0, output
+    assert "the previous configuration is back in force (/etc/haproxy/haproxy.cfg)" in output, output
+    assert on(MASTER, NODE_STATE) == before
+    assert len(where_is_vip()) == 1 and get().status == 200
+    # the last known good set is what is in force
+    assert on(MASTER, "cmp /var/lib/exchange-lb/good/etc/haproxy/haproxy.cfg /etc/haproxy/haproxy.cfg && echo same").strip() == "same"
+
+
 def test_a_cluster_identifier_another_pair_of_the_inventory_uses_is_refused(tmp_path):
     other = tmp_path / "other-pair.yml"
     other.write_text(
