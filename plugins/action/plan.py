@@ -42,7 +42,10 @@ class ActionModule(ActionBase):
         except PlanError as exc:
             return {**result, "failed": True, "field": exc.field, "msg": str(exc)}
         # the settings too: the role's main entry point reuses this plan while they are the same
-        return {**result, "changed": False, "plan": plan.as_dict(), "settings": settings, "controller_address": str(controller)}
+        answer = {**result, "changed": False, "plan": plan.as_dict(), "settings": settings, "controller_address": str(controller)}
+        if plan.notes:  # shown by ansible-playbook as warnings: a field set for nothing
+            answer["warnings"] = [*result.get("warnings", []), *plan.notes]
+        return answer
 
     def _controller_address(self) -> str:
         """The address the node sees Ansible connect from; empty over a local or container connection."""

@@ -172,5 +172,6 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
         node_metrics=node_metrics,
         tls_ends_here=bool(b.certificates),
         packages_unused=tuple(name for name in PACKAGES if name not in packages and name != "netbase"),
+        notes=tuple(b.notes),
         **_parts(b, host, pair, nodes, local_peer, stats, node_metrics, managed_network),
     )

@@ -29,7 +29,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     TlsTunnel,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import Listener, listener
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import Settings
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import SETTINGS, Settings
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError, hostname, ipv4
 
 #: A service's servers: (name, address) in the order the user gave them.
@@ -49,6 +49,7 @@ class Builder:
         self.tunnels: list[TlsTunnel] = []
         self.listeners: list[Listener] = []
         self.management: list[Listener] = []  # stats, peers, metrics: not for everyone
+        self.notes: list[str] = []  # settings the chosen modes do not use, when set to another value than the guide's
         self.bind_address = ""
         self.tls_engine = settings.text("tls_engine")
         self.version = settings.text("version")
@@ -62,6 +63,12 @@ class Builder:
             timeout_ms=settings.number("health_check_timeout_ms"),
         )
         self._next_internal_port = settings.number("tls_internal_port_base")
+
+    def unused(self, key: str, why: str) -> None:
+        """Note that ``key`` does nothing in this plan (``why``), when it was set to another value than its default."""
+        setting = SETTINGS[key]
+        if self.s[key] != setting.default:
+            self.notes.append(f"{setting.field}: {self.s[key]} does nothing here: {why}")
 
     def manage(self, item: Listener) -> Listener:
         """A management listener (statistics, metrics, peers): opened to the admin networks only."""

@@ -42,10 +42,14 @@ def http(b: Builder, cas: Servers) -> None:
         return
     if mode == "ssl-forward":
         _forward(b, cas)
+        b.unused("http_timeout", "ssl-forward passes TLS through; a connection carries ordinary and long-poll requests"
+                 " alike, so HTTP(s) Service › long poll timeout governs it")
     else:
         _ends_here(b, mode, cas)
     if mode != "clear":
         _redirect(b)
+    if mode in ("ssl-forward", "ssl-bridge"):
+        b.unused("http_cas_http_port", f"{mode} reaches the CAS servers on their HTTPs port only")
 
 
 def _catalogue(b: Builder) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

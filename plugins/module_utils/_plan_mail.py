@@ -89,11 +89,14 @@ def rpc(b: Builder, cas: Servers) -> None:
             Server(name=sname, address=saddr, port=listening.port, id=index, track=f"bk_rpc_epm/{sname}" if tracked else "")
             for index, (sname, saddr) in enumerate(cas, start=1)
         )
+        # the endpoint mapper answers one question and closes: the guide's RPC Timeout; Outlook keeps the
+        # Access Point and Address Book connections open for long: the connection timeout
+        idle = timeout if tracked else b.s.number("rpc_timeout")
         b.backends.append(
             Backend(
                 name=f"bk_{name}", service=RPC, mode="tcp", balance="leastconn", servers=servers,
                 check=HealthCheck(kind="none") if tracked else b.check("rpc", ports=ports),
-                timeout_server_s=timeout, persistence=Persistence(kind="source", table=table),
+                timeout_server_s=idle, persistence=Persistence(kind="source", table=table),
                 shutdown_sessions_on_down=True,
             )
         )
@@ -101,5 +104,5 @@ def rpc(b: Builder, cas: Servers) -> None:
         b.frontends.append(
             Frontend(name=f"ft_{name}", service=RPC, mode="tcp",
                      binds=(Bind(address=listening.address, port=listening.port, field=listening.field),),
-                     timeout_client_s=timeout, backend=f"bk_{name}")
+                     timeout_client_s=idle, backend=f"bk_{name}")
         )

@@ -413,6 +413,7 @@ class Plan:
     #: the packages a plan may need that this one does not: where the node has them, what the collection
     #: set up with them is stopped and removed
     packages_unused: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # settings the chosen modes do not use although they were set (the run warns)
     #: Each role's part, absent when the role has nothing to do (haproxy always has one; the
     #: firewall's and the node metrics' are ``firewall`` and ``node_metrics``).
     haproxy: HaproxyPart | None = None

@@ -433,7 +433,9 @@ SECTIONS: tuple[Section, ...] = (
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › CAS Servers HTTP port. The port configured on the CAS servers"
-                        " for HTTP based services."
+                        " for HTTP based services. Used by ssl-offload and clear; ssl-forward and ssl-bridge reach"
+                        " the CAS servers on O(exchange_http_cas_https_port) only (the run warns when this field is set"
+                        " then)."
                     ),
                 ),
                 bounds=(1, 65535),
@@ -463,7 +465,9 @@ SECTIONS: tuple[Section, ...] = (
                 doc=(
                     (
                         "Config tab › HTTP(s) Service › Timeout. The time in seconds the appliance lets a connection"
-                        " stay open when no traffic passes (ordinary requests)."
+                        " stay open when no traffic passes (ordinary requests). Not used in ssl-forward, where TLS"
+                        " passes through and one connection carries long-poll requests too: there"
+                        " O(exchange_http_long_poll_timeout) governs it (the run warns when this field is set then)."
                     ),
                 ),
                 bounds=(1, 86400),
@@ -1068,7 +1072,9 @@ SECTIONS: tuple[Section, ...] = (
                 unit="number of seconds",
                 doc=(
                     (
-                        "Config tab › RPC Services › Timeout. Kept for the web UI's sake; RPC connections use"
+                        "Config tab › RPC Services › Timeout. Seconds an idle connection to the endpoint mapper"
+                        " (O(exchange_rpc_endpoint_mapper_port)) is kept: Outlook asks it one question and closes. The"
+                        " Access Point and Address Book connections, which Outlook keeps open, use"
                         " O(exchange_rpc_connection_timeout)."
                     ),
                 ),
