@@ -221,3 +221,23 @@ def commit(backup: str, good: str, files: t.Iterable[Managed]) -> None:
     shutil.rmtree(good, ignore_errors=True)
     os.replace(fresh, good)
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def stale(directory: str, keep: t.Iterable[str]) -> list[str]:
+    """The files of ``directory`` (not below it) that ``keep`` does not name: keys of a service that no
+    longer ends TLS on the appliance, of an SNI name that was removed."""
+    wanted = set(keep)
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(path for path in (os.path.join(directory, name) for name in names) if os.path.isfile(path) and path not in wanted)
+
+
+def prune(paths: t.Iterable[str]) -> None:
+    """Remove ``paths`` (see :func:`stale`)."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

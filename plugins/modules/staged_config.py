@@ -47,6 +47,22 @@ options:
         type: list
         elements: str
         required: true
+  prune:
+    description:
+      - With O(state=committed), a folder whose files the appliance owns (its certificates and keys) and the files of
+        it that are still in use; every other file in it, and in its copy in the stage, is removed (the key of a service
+        that no longer ends TLS on the appliance, of an SNI name that was removed).
+    type: dict
+    suboptions:
+      directory:
+        description: The folder, an absolute path on the node.
+        type: path
+        required: true
+      keep:
+        description: Its files that stay.
+        type: list
+        elements: path
+        default: []
   files:
     description: With O(state=present), the node's files to put in place from the stage.
     type: list
@@ -118,6 +134,12 @@ restored:
   type: list
   elements: str
   sample: [/etc/haproxy/haproxy.cfg]
+removed:
+  description: With O(state=committed) and O(prune), the files removed (or that would be, in check mode).
+  returned: state is committed
+  type: list
+  elements: str
+  sample: [/etc/exchange-lb/tls/imap.pem]
 checked:
   description: With O(state=checked), the daemons whose checker accepted the staged set.
   returned: state is checked
@@ -137,8 +159,11 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._staged impo
     commit,
     install,
     managed,
+    prune,
     remember,
     rollback,
+    staged,
+    stale,
 )
 
 
@@ -172,6 +197,24 @@ def _present(module: AnsibleModule, base: str) -> None:
     module.exit_json(changed=bool(pending), changed_files=[change.path for change in pending], diff=diff)
 
 
+def _commit(module: AnsibleModule, base: str) -> None:
+    removed: list[str] = []
+    if module.params["prune"]:
+        directory, keep = module.params["prune"]["directory"], module.params["prune"]["keep"]
+        removed = stale(directory, keep)
+        if not module.check_mode:
+            prune(removed)
+            prune(stale(staged(os.path.join(base, "stage"), directory), [staged(os.path.join(base, "stage"), path) for path in keep]))
+    pending = os.path.exists(os.path.join(base, "backup"))
+    if not module.check_mode:
+        commit(os.path.join(base, "backup"), os.path.join(base, "good"), managed(os.path.join(base, "managed.json")))
+    # keeping the last known good set is bookkeeping, not a change of the appliance; removing a key is one
+    module.exit_json(
+        changed=bool(removed), committed=pending, removed=removed,
+        diff=[{"before_header": path, "after_header": path, "before": "(content not shown)\n", "after": ""} for path in removed],
+    )
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
@@ -180,6 +223,10 @@ def main() -> None:
             "checks": {
                 "type": "list", "elements": "dict", "default": [],
                 "options": {"name": {"type": "str", "required": True}, "argv": {"type": "list", "elements": "str", "required": True}},
+            },
+            "prune": {
+                "type": "dict",
+                "options": {"directory": {"type": "path", "required": True}, "keep": {"type": "list", "elements": "path", "default": []}},
             },
             "files": {
                 "type": "list", "elements": "dict", "default": [],
@@ -204,11 +251,7 @@ def main() -> None:
             restored = [] if module.check_mode else rollback(os.path.join(base, "backup"))
             module.exit_json(changed=bool(restored), restored=restored)
         else:
-            pending = os.path.exists(os.path.join(base, "backup"))
-            if not module.check_mode:
-                commit(os.path.join(base, "backup"), os.path.join(base, "good"), managed(os.path.join(base, "managed.json")))
-            # keeping the last known good set is bookkeeping, not a change of the appliance
-            module.exit_json(changed=False, committed=pending)
+            _commit(module, base)
     except (OSError, KeyError, ValueError) as exc:
         module.fail_json(msg=f"staged configuration ({state}): {exc}")
 

@@ -21,9 +21,11 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._staged impo
     commit,
     install,
     managed,
+    prune,
     remember,
     rollback,
     staged,
+    stale,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
@@ -104,6 +106,19 @@ def test_commit_keeps_the_set_in_force_as_the_last_known_good_one(node: dict[str
     assert not node["backup"].exists(), "after a good run there is nothing to roll back"
     assert rollback(str(node["backup"])) == []
     assert managed(registry) == files
+
+
+def test_keys_no_service_uses_any_more_are_found_and_removed(node: dict[str, Path]) -> None:
+    tls = node["live"] / "tls"
+    tls.mkdir()
+    for name in ("http.pem", "imap.pem", "http-sni1.pem"):
+        (tls / name).write_text("KEY\n", encoding="utf-8")
+    (tls / "sub").mkdir()  # not a file of the folder: left alone
+    keep = [str(tls / "http.pem")]
+    assert stale(str(tls), keep) == sorted([str(tls / "imap.pem"), str(tls / "http-sni1.pem")])
+    prune(stale(str(tls), keep))
+    assert sorted(path.name for path in tls.iterdir()) == ["http.pem", "sub"]
+    assert stale(str(tls), keep) == [] and stale(str(node["live"] / "absent"), keep) == []
 
 
 def _checker_unavailable() -> str | None:
