@@ -24,6 +24,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import stat
 import tempfile
@@ -42,7 +43,8 @@ class Managed:
     owner: str = "root"
     group: str = "root"
     mode: str = "0644"
-    secret: bool = False  # its content is never shown (keys, password hashes)
+    secret: bool = False  # its content is never shown (keys)
+    redact: str = ""  # a regular expression: what it matches is never shown (a password hash in a config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,15 +75,16 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def _text(data: bytes | None, secret: bool) -> str | None:
+def _text(data: bytes | None, item: Managed) -> str | None:
     if data is None:
         return ""
-    if secret:
+    if item.secret:
         return None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    return re.sub(item.redact, "(hidden)", text) if item.redact else text
 
 
 def _ids(item: Managed) -> tuple[int, int, int]:
@@ -106,7 +109,7 @@ def changes(stage: str, files: t.Iterable[Managed]) -> list[Change]:
             if (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (uid, gid, mode):
                 continue
             reason = "attributes"
-        found.append(Change(item.path, reason, _text(old, item.secret), _text(new, item.secret)))
+        found.append(Change(item.path, reason, _text(old, item), _text(new, item)))
     return found
 
 

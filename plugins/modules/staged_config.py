@@ -89,6 +89,10 @@ options:
         description: Its content is never shown in a diff (private keys).
         type: bool
         default: false
+      redact:
+        description: A regular expression; what it matches in the file is never shown in a diff (a password hash).
+        type: str
+        default: ""
 attributes:
   check_mode:
     support: full
@@ -236,6 +240,7 @@ def main() -> None:
                     "group": {"type": "str", "default": "root"},
                     "mode": {"type": "str", "default": "0644"},
                     "secret": {"type": "bool", "default": False},
+                    "redact": {"type": "str", "default": ""},
                 },
             },
         },

@@ -305,6 +305,14 @@ def test_the_node_keeps_only_a_hash_of_the_admin_password(host):
     assert "password $6$" in config
 
 
+def test_a_new_admin_password_shows_in_the_diff_without_its_hash():
+    # check mode: the diff a user reviews before changing the password names the change, never the hash
+    result = converge("--check", "--diff", "-e", json.dumps({"exchange_admin_password": "another-Secret-1"}))
+    output = result.stdout + result.stderr
+    assert "user admin password (hidden)" in output, output[-3000:]
+    assert "$6$" not in output and "another-Secret-1" not in output
+
+
 # --- RPC (Outlook): endpoint mapper and the two static ports ----------------------------
 
 

@@ -66,6 +66,16 @@ def test_what_differs_is_created_changed_content_or_attributes_and_secrets_are_n
     assert found[str(same)].reason == "attributes"  # 0600 on the node, 0640 wanted
 
 
+def test_a_redacted_password_hash_never_shows_in_the_diff(node: dict[str, Path]) -> None:
+    config = node["live"] / "haproxy.cfg"
+    config.write_text("userlist admins\n    user admin password $6$old$hash1\n", encoding="utf-8")
+    stage_file(node["stage"], config, "userlist admins\n    user admin password $6$new$hash2\n")
+    managed_file = Managed(str(config), USER, GROUP, "0640", redact=r"(?<= password )\S+")
+    (change,) = changes(str(node["stage"]), [managed_file])
+    assert change.before == change.after == "userlist admins\n    user admin password (hidden)\n"
+    assert "$6$" not in f"{change.before}{change.after}"
+
+
 def test_a_file_that_was_not_staged_is_an_error_not_a_silent_skip(node: dict[str, Path]) -> None:
     with pytest.raises(FileNotFoundError, match="not staged"):
         changes(str(node["stage"]), [item(node["live"] / "missing.cfg")])
