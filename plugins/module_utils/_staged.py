@@ -178,9 +178,19 @@ def rollback(backup: str) -> list[str]:
         else:
             saved = staged(os.path.join(backup, "files"), path)
             info = os.stat(saved)
+            if _same(saved, path, info):
+                continue  # never replaced (the apply failed on it, e.g. a full disk): nothing to write
             os.replace(_copy_beside(saved, path, info), path)
     shutil.rmtree(backup, ignore_errors=True)
     return sorted(manifest)
+
+
+def _same(saved: str, path: str, info: os.stat_result) -> bool:
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (now.st_uid, now.st_gid, now.st_mode) == (info.st_uid, info.st_gid, info.st_mode) and _read(saved) == _read(path)
 
 
 def _copy_beside(saved: str, path: str, info: os.stat_result) -> str:

@@ -103,6 +103,24 @@ def test_install_then_rollback_puts_the_node_back_exactly(node: dict[str, Path])
     assert rollback(str(node["backup"])) == []  # nothing pending: nothing to do
 
 
+def test_a_file_the_failed_apply_never_replaced_is_not_written_again(node: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # the disk is full: the backup is taken, the new file cannot be written; rolling back must not write either
+    config = node["live"] / "app.cfg"
+    config.write_text("listen old\n", encoding="utf-8")
+    stage_file(node["stage"], config, "listen new\n")
+    files = [item(config)]
+    from ansible_collections.exchange_lb.appliance.plugins.module_utils import _staged
+
+    def full(*_: object, **__: object) -> tuple[int, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_staged.tempfile, "mkstemp", full)
+    with pytest.raises(OSError, match="No space left"):
+        install(str(node["stage"]), str(node["backup"]), files, changes(str(node["stage"]), files))
+    assert rollback(str(node["backup"])) == [str(config)]  # still writes nothing: mkstemp would fail
+    assert config.read_text(encoding="utf-8") == "listen old\n"
+
+
 def test_commit_keeps_the_set_in_force_as_the_last_known_good_one(node: dict[str, Path]) -> None:
     config = node["live"] / "app.cfg"
     config.write_text("listen old\n", encoding="utf-8")
