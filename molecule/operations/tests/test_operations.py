@@ -530,7 +530,8 @@ def test_factory_reset_asks_for_the_confirmation_then_resets() -> None:
     assert on(LB2, "systemctl is-active prometheus-node-exporter", check=False).strip() != "active"
     assert "No such file" in on(LB2, "ls /etc/prometheus/node-exporter-web.yml 2>&1", check=False)
     assert on(LB2, "dpkg-query -W -f='${Status}' haproxy keepalived 2>&1", check=False).count("install ok installed") == 0
-    assert on(LB2, "ls /etc/exchange-lb /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf 2>&1", check=False).count("No such file") == 3
+    assert on(LB2, "ls /etc/exchange-lb /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /var/lib/exchange-lb 2>&1",
+              check=False).count("No such file") == 4, "the staged apply's folder (copies of the keys) is gone too"
     # the pair's other node serves on
     assert holds_vip(LB1)
     conn = http.client.HTTPSConnection(VIP, 443, timeout=5, context=tls_context())
