@@ -374,8 +374,9 @@ def test_a_configuration_a_daemon_refuses_on_the_node_changes_nothing():
         on(MASTER, "chmod 0755 /usr/local/sbin")
     output = result.stdout + " " + result.stderr
     assert result.returncode != 0, output
-    assert "keepalived refuses the staged configuration (nothing on the node was changed)" in output, output
-    assert "insecure" in output, output  # keepalived's own words
+    # refused where keepalived.conf is staged, in keepalived's own words
+    assert "Stage the keepalived configuration rendered from the plan, checked with keepalived --config-test" in output, output
+    assert "failed to validate" in output and "insecure" in output, output
     assert on(MASTER, NODE_STATE) == before
     assert len(where_is_vip()) == 1 and get().status == 200
 
