@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import grp
+import hashlib
 import json
 import os
 import pwd
@@ -44,7 +45,7 @@ class Managed:
     group: str = "root"
     mode: str = "0644"
     secret: bool = False  # its content is never shown (keys)
-    redact: str = ""  # a regular expression: what it matches is never shown (a password hash in a config)
+    redact: str = ""  # a regular expression: what it matches is never shown (a password hash), only a fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +85,12 @@ def _text(data: bytes | None, item: Managed) -> str | None:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return re.sub(item.redact, "(hidden)", text) if item.redact else text
+    return re.sub(item.redact, _hidden, text) if item.redact else text
+
+
+def _hidden(match: re.Match[str]) -> str:
+    """A secret as a diff shows it: hidden, with a short fingerprint so that a change still shows."""
+    return f"(hidden #{hashlib.sha256(match.group(0).encode('utf-8')).hexdigest()[:8]})"
 
 
 def _ids(item: Managed) -> tuple[int, int, int]:

@@ -90,7 +90,9 @@ options:
         type: bool
         default: false
       redact:
-        description: A regular expression; what it matches in the file is never shown in a diff (a password hash).
+        description:
+          - A regular expression; what it matches in the file is never shown in a diff (a password hash), only
+            the word C(hidden) and a fingerprint, the first 8 hex digits of its SHA-256, so that a change still shows.
         type: str
         default: ""
 attributes:

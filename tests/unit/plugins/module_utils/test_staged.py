@@ -6,6 +6,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -72,7 +73,10 @@ def test_a_redacted_password_hash_never_shows_in_the_diff(node: dict[str, Path])
     stage_file(node["stage"], config, "userlist admins\n    user admin password $6$new$hash2\n")
     managed_file = Managed(str(config), USER, GROUP, "0640", redact=r"(?<= password )\S+")
     (change,) = changes(str(node["stage"]), [managed_file])
-    assert change.before == change.after == "userlist admins\n    user admin password (hidden)\n"
+    assert change.before and change.after
+    assert re.fullmatch(r"userlist admins\n    user admin password \(hidden #[0-9a-f]{8}\)\n", change.before)
+    assert re.fullmatch(r"userlist admins\n    user admin password \(hidden #[0-9a-f]{8}\)\n", change.after)
+    assert change.before != change.after, "a changed password still shows as a change"
     assert "$6$" not in f"{change.before}{change.after}"
 
 
