@@ -358,10 +358,20 @@ container_start() {  # name host ip role kind
   # conmon inherits the caller's stdout/stderr: never hand it a pipe (it would keep
   # a caller's `| tail` waiting forever)
   # (and no lab lock: fd 9 must not live on in conmon)
-  if ! podman "${args[@]}" >/dev/null 2>"${LAB_STATE}/podman-run.err" 9>&-; then
+  # one retry: a podman run cut off by a signal (CI starts while the previous job's processes are
+  # being ended, and one such run died of SIGHUP) leaves a half-made container behind
+  local rc=0 try
+  for try in 1 2; do
+    rc=0
+    podman "${args[@]}" >/dev/null 2>"${LAB_STATE}/podman-run.err" 9>&- || rc=$?
+    [[ ${rc} -ne 0 ]] || return 0
     grep -v -e 'Error validating CNI config file' "${LAB_STATE}/podman-run.err" >&2 || true
-    die "podman run ${name} failed"
-  fi
+    [[ ${try} -eq 1 ]] || break
+    log "podman run ${name} failed (rc ${rc}): removing what it left and trying once more"
+    pod rm -f -t 0 "${name}" >/dev/null 2>&1 || true
+    sleep 1
+  done
+  die "podman run ${name} failed (rc ${rc})"
 }
 
 cmd_down() {

@@ -517,13 +517,22 @@ def _switch(files: t.Mapping[str, str | None], iface: str, stack: str, dhcp_wait
     _up(iface, stack, dhcp_wait)
 
 
-def rollback(reason: str = "") -> bool:
-    """Put back the files kept by the last apply and bring the interface up with them."""
+def rollback(reason: str = "", at_boot: bool = False) -> bool:
+    """Put back the files kept by the last apply and bring the interface up with them.
+
+    ``at_boot``: the node restarted while a change waited for its confirmation (its guard, a process,
+    did not survive). Run before the network comes up (exlb-netcfg-pending.service), it only puts the
+    files back: the network then starts with the configuration that was confirmed last.
+    """
     saved = _read(_backup_path())
     if saved is None:
         return False
     data = json.loads(saved)
-    _switch(data["files"], data["interface"], data["stack"], 15)
+    if at_boot:
+        for path, content in data["files"].items():
+            _write(path, content)
+    else:
+        _switch(data["files"], data["interface"], data["stack"], 15)
     hostname_before = data["files"].get(HOSTNAME)
     if hostname_before and HOSTNAME in data["files"]:
         _run(["hostname", hostname_before.strip()], timeout=5)
@@ -779,7 +788,8 @@ def main(argv: list[str] | None = None) -> int:
     command = sub.add_parser("guard", help=argparse.SUPPRESS)
     command.add_argument("token")
     command.add_argument("timeout", type=int)
-    sub.add_parser("rollback", help="put back the files of a pending apply")
+    command = sub.add_parser("rollback", help="put back the files of a pending apply")
+    command.add_argument("--at-boot", action="store_true", help="only the files, before the network starts (a reboot came before the confirmation)")
     command = sub.add_parser("wizard", help="the first-boot console dialogue (guide 4.1)")
     command.add_argument("--interface", default="")
     command.add_argument("--prompt-seconds", type=float, default=10)
@@ -804,7 +814,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "guard":
             guard(args.token, args.timeout)
         elif args.command == "rollback":
-            _say("rolled back" if rollback("asked on the command line") else "nothing to roll back")
+            reason = "the node restarted before the change was confirmed" if args.at_boot else "asked on the command line"
+            _say("rolled back" if rollback(reason, at_boot=args.at_boot) else "nothing to roll back")
         elif args.command == "wizard":
             return wizard(args.interface or default_interface(), args.prompt_seconds, args.dhcp_wait)
     except NetError as error:

@@ -193,6 +193,25 @@ def test_change_without_confirmation_is_rolled_back() -> None:
     assert refused.returncode == 1 and "rolled back" in refused.stderr
 
 
+def test_a_reboot_before_the_confirmation_keeps_the_confirmed_configuration() -> None:
+    """The guard that undoes an unconfirmed change is a process, which a restart ends. At boot, before
+    the network starts, exlb-netcfg-pending.service puts the confirmed files back."""
+    config = json.loads(on(IFUPDOWN, "cat /etc/exchange-lb/network.json").stdout)
+    config["exchange_network_address"] = "10.89.61.66"
+    before = files_digest(IFUPDOWN)
+    applied = json.loads(on(IFUPDOWN, "exlb-netcfg apply --config - --confirm-timeout 600", stdin=json.dumps(config)).stdout)
+    assert applied["token"] and files_digest(IFUPDOWN) != before
+    podman("restart", "--time", "10", IFUPDOWN, timeout=120)
+    booted = wait_until(lambda: on(IFUPDOWN, "systemctl is-system-running", check=False).stdout.strip() in ("running", "degraded"),
+                        timeout=90, interval=1)
+    assert booted, on(IFUPDOWN, "systemctl list-jobs", check=False).stdout
+    assert files_digest(IFUPDOWN) == before
+    assert "the node restarted before the change was confirmed" in on(IFUPDOWN, "cat /var/lib/exchange-lb/netcfg/netcfg.log").stdout
+    assert "10.89.61.66/24" not in addresses(IFUPDOWN, "eth1")
+    assert wait_until(lambda: banner("10.89.61.60").startswith("SSH-2.0"), timeout=30), addresses(IFUPDOWN, "eth1")
+    assert on(IFUPDOWN, f"exlb-netcfg confirm {applied['token']}", check=False).returncode == 1
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -360,3 +360,33 @@ def test_guard_rolls_back_unless_confirmed(monkeypatch: pytest.MonkeyPatch, tmp_
     assert reasons == ([f"no confirmation of 0123456789abcdef within {timeout} s"] if rolled_back else [])
     assert not flag.exists()
     assert len(sleeps) == (timeout * 2 if rolled_back else confirmed_after or 0)
+
+
+@pytest.mark.parametrize("at_boot", [True, False])
+def test_a_pending_change_is_put_back_at_boot_without_touching_the_interface(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any,
+                                                                             at_boot: bool) -> None:
+    """A reboot inside the confirmation window: the boot unit writes the confirmed files back before the
+    network starts (no ifdown/ifup: nothing is up yet); an ordinary rollback also cycles the interface."""
+    interfaces, hostname, added = tmp_path / "interfaces", tmp_path / "hostname", tmp_path / "added"
+    interfaces.write_text("unconfirmed\n")
+    hostname.write_text("lb-new\n")
+    added.write_text("a file the change created\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    files = {str(interfaces): "confirmed\n", str(hostname): "lb1\n", str(added): None}
+    (state / "rollback.json").write_text(__import__("json").dumps({"files": files, "interface": "eth0", "stack": "ifupdown"}))
+    switched: list[str] = []
+    commands: list[list[str]] = []
+    monkeypatch.setattr(_netcfg, "STATE_DIR", str(state))
+    monkeypatch.setattr(_netcfg, "HOSTNAME", str(hostname))
+    monkeypatch.setattr(_netcfg, "_down", lambda iface, stack: switched.append(f"down {iface}"))
+    monkeypatch.setattr(_netcfg, "_up", lambda iface, stack, wait: switched.append(f"up {iface}"))
+    monkeypatch.setattr(_netcfg, "_run", lambda argv, timeout: commands.append(argv))
+    assert _netcfg.main(["rollback", "--at-boot"] if at_boot else ["rollback"]) == 0
+    assert interfaces.read_text() == "confirmed\n" and hostname.read_text() == "lb1\n" and not added.exists()
+    assert switched == ([] if at_boot else ["down eth0", "up eth0"])
+    assert ["hostname", "lb1"] in commands
+    assert not (state / "rollback.json").exists()
+    reason = "the node restarted before the change was confirmed" if at_boot else "asked on the command line"
+    assert reason in (state / "netcfg.log").read_text()
+    assert _netcfg.main(["rollback", "--at-boot"]) == 0  # nothing pending: nothing to do
