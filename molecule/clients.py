@@ -164,7 +164,9 @@ def run_converge(*extra: str, **env: str) -> subprocess.CompletedProcess[str]:
          str(project / ".config/molecule/converge.yml"),
          *extra],
         capture_output=True, text=True, timeout=300, check=False,
-        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(project / ".build/collections"), ANSIBLE_NOCOLOR="1", **env),
+        # molecule exports ANSIBLE_FORCE_COLOR, which wins over NOCOLOR: plain text for the tests' matches
+        env={**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(project / ".build/collections"), "ANSIBLE_NOCOLOR": "1",
+             "ANSIBLE_FORCE_COLOR": "0", **env},
     )
 
 
