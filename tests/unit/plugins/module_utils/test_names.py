@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils import _netcfg
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import NetError, normalize
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._pairs import plan_in_inventory
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import PlanError, build_plan
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import SETTINGS, _value
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import hostname, integer, user_name
@@ -207,3 +208,19 @@ def test_an_unknown_setting_key_is_not_a_look_alike() -> None:
     for character in LOOK_ALIKES:
         with pytest.raises(PlanError):
             hostname("f", f"lb{character}1")
+
+
+def test_the_default_peers_of_an_inventory_in_capitals_find_the_node() -> None:
+    """The pair's peers found in the inventory (host names LB1, LB2 from Network › Hostname or the
+    inventory names): the node whose host name is LB1 is peer lb1."""
+    nodes = {
+        "LB1.example.com": {"exchange_ha_role": "master", "exchange_network_address": "10.0.0.11", "inventory_hostname_short": "LB1",
+                            "exchange_virtual_service_address": "10.0.0.10"},
+        "LB2.example.com": {"exchange_ha_role": "backup", "exchange_network_address": "10.0.0.12", "exchange_network_hostname": "LB2",
+                            "exchange_virtual_service_address": "10.0.0.10"},
+    }
+    settings = {**BASE, "ha_role": "master", "virtual_service_address": "10.0.0.10", "network_address": "10.0.0.11",
+                "network_hostname": "LB1"}
+    plan = plan_in_inventory(settings, "", nodes)
+    assert [(peer.name, peer.address) for peer in plan.peers] == [("lb1", "10.0.0.11"), ("lb2", "10.0.0.12")]
+    assert plan.local_peer == "lb1"
