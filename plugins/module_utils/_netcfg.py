@@ -75,8 +75,12 @@ KEYS = (
     "exchange_network_static_routes",
     "exchange_network_dns_servers",
 )
-_IFNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+# ASCII only and matched whole (fullmatch): no re.IGNORECASE, which folds look-alikes in (the long s,
+# the Kelvin sign), no "$", which takes a trailing newline; [0-9], not \d or str.isdigit (they take
+# other scripts' digits, such as "²", which int() then refuses with a traceback).
+_IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class NetError(ValueError):
@@ -100,7 +104,7 @@ def _ipv4(field: str, value: t.Any) -> str:
 
 def _prefix(field: str, value: t.Any) -> int:
     text = str(value if value is not None else "").strip().lstrip("/")
-    if text.isdigit() and 0 <= int(text) <= 32:
+    if _DIGITS.fullmatch(text) and 0 <= int(text) <= 32:
         return int(text)
     try:
         return ipaddress.IPv4Network(f"0.0.0.0/{text}").prefixlen
@@ -140,14 +144,16 @@ def normalize(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     if unknown:
         raise NetError("settings", f"unknown key(s): {', '.join(unknown)}")
     interface = str(raw.get("exchange_network_interface") or "").strip()
-    if not _IFNAME.match(interface):
+    if not _IFNAME.fullmatch(interface):
         raise NetError(f"{NETWORK} › interface (exchange_network_interface)", f"{interface!r} is not a network interface name")
     mode = str(raw.get("exchange_network_mode") or "static").strip()
     if mode not in ("static", "dhcp"):
         raise NetError(f"{NETWORK} › mode (exchange_network_mode)", f"unknown value {mode!r}; choose one of: static, dhcp")
-    name = str(raw.get("exchange_network_hostname") or "").strip().rstrip(".").lower()
-    if name and (len(name) > 253 or not all(_LABEL.match(label) for label in name.split("."))):
-        raise NetError(f"{NETWORK} › Hostname", f"{name!r} is not a valid host name")
+    name = str(raw.get("exchange_network_hostname") or "").strip(" ")
+    name = name[:-1] if name.endswith(".") else name
+    if name and (len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split("."))):
+        raise NetError(f"{NETWORK} › Hostname", f"{name!r} is not a valid host name (ASCII letters, digits, '-' and '.')")
+    name = name.lower()
     address, netmask, gateway = "", "", ""
     if mode == "static" or str(raw.get("exchange_network_address") or "").strip():
         address = _ipv4(f"{NETWORK} › Address", raw.get("exchange_network_address"))
@@ -169,7 +175,7 @@ def normalize(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     vlan: int | None = None
     if raw.get("exchange_network_vlan_id") not in (None, ""):
         text = str(raw.get("exchange_network_vlan_id")).strip()
-        if not text.isdigit() or not 1 <= int(text) <= 4094:
+        if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= 4094:
             raise NetError(f"{NETWORK} › vLAN Identifier", f"{text!r} is not a VLAN number (1-4094)")
         vlan = int(text)
     routes = static_routes(raw.get("exchange_network_static_routes"), address, netmask)
@@ -615,23 +621,38 @@ def guard(token: str, timeout: int) -> None:
 
 
 # --- the first-boot wizard (guide 4.1) ----------------------------------------------------
-def _read_key(stream: t.TextIO, timeout: float) -> str:
-    """One key within ``timeout`` seconds ("" when none), without waiting for Enter."""
-    fd = stream.fileno()
+def _read_key(stream: t.TextIO, timeout: float) -> str | None:
+    """One key within ``timeout`` seconds ("" when none; None at the end of the input), without
+    waiting for Enter on a terminal. Input that is no terminal (a pipe, a file, /dev/null) is read
+    by lines, its first character the key: the wizard runs there too instead of failing."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file at all (a test's StringIO)
+        line = stream.readline()
+        return line[:1] if line else None
+    saved: t.Any = None
     try:
         import termios  # pylint: disable=import-outside-toplevel
         import tty  # pylint: disable=import-outside-toplevel
 
         saved = termios.tcgetattr(fd)
-    except (ImportError, OSError):
-        ready = select.select([fd], [], [], timeout)[0]
-        return os.read(fd, 1).decode(errors="replace") if ready else ""
-    try:
         tty.setcbreak(fd)
+    except Exception:  # pylint: disable=broad-exception-caught  # ImportError, termios.error: no terminal
+        saved = None
+    try:
         ready = select.select([fd], [], [], timeout)[0]
-        return os.read(fd, 1).decode(errors="replace") if ready else ""
+        if not ready:
+            return ""
+        if saved is None:  # no terminal: a whole line (the answers after it are read by lines too)
+            line = stream.readline()
+            return line[:1] if line else None
+        data = os.read(fd, 1)
+        return data.decode(errors="replace") if data else None
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        if saved is not None:
+            import termios  # pylint: disable=import-outside-toplevel
+
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _ask(out: t.TextIO, inp: t.TextIO, question: str, default: str) -> str:
@@ -676,6 +697,8 @@ def _choose(out: t.TextIO, inp: t.TextIO, prompt_seconds: float) -> str:
     deadline = time.monotonic() + prompt_seconds
     while time.monotonic() < deadline:
         key = _read_key(inp, max(0.0, deadline - time.monotonic()))
+        if key is None:  # the input ended: no key will come
+            break
         if key in ("s", "S"):
             choice = "s"
             break
@@ -735,7 +758,13 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
         "exchange_network_dns_servers": [],
     }
     if _choose(out, inp, prompt_seconds) == "s":
-        result = _wizard_apply(out, _ask_static(out, inp, base), dhcp_wait)
+        try:
+            static = _ask_static(out, inp, base)
+        except EOFError:
+            say("\nThe input ended before the configuration was committed: nothing was changed.\n")
+            out.flush()
+            return 1
+        result = _wizard_apply(out, static, dhcp_wait)
     else:
         say(f"Retrieving an address using DHCP on {interface} ({dhcp_wait:.0f} s) ...\n")
         out.flush()

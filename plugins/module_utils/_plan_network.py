@@ -28,7 +28,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     Vrrp,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import Listener
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError, ipv4
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError, hostname, ipv4
 
 
 def node(b: Builder) -> Node:
@@ -112,7 +112,9 @@ def peers(b: Builder, host: Node, pair: Vrrp | None) -> tuple[tuple[Peer, ...], 
         where = f"{HA} › peer {index}"
         if not isinstance(entry, dict) or not entry.get("name"):
             raise PlanError(where, "a peer needs a name and an address")
-        result.append(Peer(name=str(entry["name"]), address=ipv4(where, entry.get("address")), port=peer_port))
+        # a host name, lower-cased as the node's own (Network › Hostname): haproxy reads it as one word
+        name = hostname(f"{where} › name", entry["name"])
+        result.append(Peer(name=name, address=ipv4(where, entry.get("address")), port=peer_port))
     if not result:
         b.listeners.append(Listener(field, "127.0.0.1", peer_port))
         return (Peer(name=LOCAL_PEER, address="127.0.0.1", port=peer_port),), LOCAL_PEER

@@ -29,8 +29,10 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate im
     choice,
     hostname,
     integer,
+    interface,
     ipv4,
     prefix_length,
+    user_name,
 )
 
 __all__ = ["NO_DEFAULT", "Section", "Setting", "Settings", "SECTIONS", "SETTINGS", "PLAN_DEFAULTS", "PLAN_KEYS", "RENAMED", "parse",
@@ -55,8 +57,8 @@ class Setting:
     type: str  #: the argument spec's type: str, path, int, float, bool, list
     default: t.Any = NO_DEFAULT  #: the guide's default, as the plan takes it
     field: str = ""  #: the field as the web UI names it, in every error about it
-    #: what the plan's value must be, beyond its type: ipv4, netmask (a prefix length for the plan), fqdn,
-    #: timezone, bool; a trailing ? lets it be empty
+    #: what the plan's value must be, beyond its type: ipv4, netmask (a prefix length for the plan), hostname,
+    #: fqdn, username, interface, timezone, bool; a trailing ? lets it be empty
     form: str = ""
     unit: str = ""  #: an integer's unit, in errors ("TCP port number"; "number" when empty)
     doc: tuple[str, ...] = ()  #: the argument spec's description; the first paragraph names the WUI field
@@ -210,6 +212,7 @@ SECTIONS: tuple[Section, ...] = (
                 "str",
                 "",
                 field="Network › interface (exchange_network_interface)",
+                form="interface?",
                 role_default="{{ ansible_facts['default_ipv4']['interface'] | default('') }}",
                 doc=(
                     (
@@ -1330,9 +1333,10 @@ SECTIONS: tuple[Section, ...] = (
                         "Setup tab › System. The user name for haproxy's statistics page and Prometheus metrics (the"
                         " web UI's login was V(admin))."
                     ),
+                    "1-32 ASCII letters, digits, V(.), V(_) or V(-), taken exactly as given.",
                 ),
+                form="username",
                 survey="System › admin user",
-                to_plan=False,
                 note=(
                     "The admin password protects haproxy's statistics page and Prometheus metrics",
                     "on each node's own address; without one they are not served at all.",
@@ -1752,6 +1756,10 @@ def _value(setting: Setting, value: t.Any) -> t.Any:
         return prefix_length(field, value)
     if form in ("hostname", "fqdn"):
         return hostname(field, value, fqdn=form == "fqdn")
+    if form == "username":
+        return user_name(field, value)
+    if form == "interface":
+        return interface(field, value)
     if form == "timezone":
         text = str(value).strip()
         if not _TIMEZONE.fullmatch(text):

@@ -35,10 +35,15 @@ def ipv4(field: str, value: t.Any) -> str:
         raise PlanError(field, f"{value!r} is not an IPv4 address") from None
 
 
+#: Whole numbers in ASCII digits only: ``str.isdigit`` and ``int`` also take other scripts' digits
+#: (``'²'.isdigit()`` is true, ``int('٢٤')`` is 24), which no daemon's configuration reads.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def prefix_length(field: str, value: t.Any) -> int:
     """A netmask given dotted (255.255.255.0) or as a prefix length (24 or /24)."""
     text = str(value).strip().lstrip("/")
-    if text.isdigit():
+    if _INTEGER.fullmatch(text) and text[0] not in "+-":
         length = int(text)
         if 0 <= length <= 32:
             return length
@@ -51,12 +56,9 @@ def prefix_length(field: str, value: t.Any) -> int:
 
 def integer(field: str, value: t.Any, low: int, high: int, what: str = "number") -> int:
     """A whole number within ``low``..``high``."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not _INTEGER.fullmatch(str(value).strip()):
         raise PlanError(field, f"{value!r} is not a {what}")
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise PlanError(field, f"{value!r} is not a {what}") from None
+    number = int(str(value).strip())
     if not low <= number <= high:
         raise PlanError(field, f"{number} is out of range ({low}-{high})")
     return number
@@ -92,15 +94,47 @@ def boolean(field: str, value: t.Any) -> bool:
     raise PlanError(field, f"{value!r} is neither enabled nor disabled")
 
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+#: A host name label (RFC 1123): ASCII letters, digits and inner hyphens. No re.IGNORECASE, which
+#: folds look-alikes in (the long s, the Kelvin sign, the dotted capital I); matched whole
+#: (``fullmatch``: ``$`` would take a trailing newline).
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 def hostname(field: str, value: t.Any, fqdn: bool = False) -> str:
-    """A host name (RFC 1123 labels); ``fqdn`` asks for at least two labels."""
-    text = str(value or "").strip().rstrip(".")
+    """A host name (RFC 1123 labels, ASCII), lower-cased; ``fqdn`` asks for at least two labels.
+
+    Surrounding spaces and one final dot are dropped; nothing else is: any other character (a newline,
+    ``#``, a space inside) is refused, so a name cannot add a line or a word to a configuration."""
+    text = str(value or "").strip(" ")
+    text = text[:-1] if text.endswith(".") else text
     labels = text.split(".")
-    if not text or len(text) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise PlanError(field, f"{value!r} is not a valid host name")
+    if not text or len(text) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise PlanError(field, f"{value!r} is not a valid host name (ASCII letters, digits, '-' and '.')")
     if fqdn and len(labels) < 2:
         raise PlanError(field, f"{value!r} is not a fully qualified domain name")
     return text.lower()
+
+
+#: A login name: ASCII letters, digits, '.', '_', '-' (haproxy's userlist and node_exporter's
+#: web configuration take it as one word; '#' would start a comment, a space another keyword).
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
+
+
+def user_name(field: str, value: t.Any) -> str:
+    """A user name for a login, taken exactly as given (no space around it, no other character)."""
+    text = "" if value is None else str(value)
+    if not _USER.fullmatch(text):
+        raise PlanError(field, f"{value!r} is not a user name: 1-32 ASCII letters, digits, '.', '_' or '-', first a letter, digit or '_'")
+    return text
+
+
+#: A Linux network interface name (at most 15 characters; no '/', no space).
+_INTERFACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
+
+
+def interface(field: str, value: t.Any) -> str:
+    """A network interface name, taken exactly as given."""
+    text = "" if value is None else str(value)
+    if not _INTERFACE.fullmatch(text):
+        raise PlanError(field, f"{value!r} is not a network interface name (1-15 ASCII letters, digits, '_', '.', ':' or '-')")
+    return text
