@@ -107,8 +107,9 @@ def recap(result: subprocess.CompletedProcess[str], name: str) -> dict[str, int]
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
 
 
-def files_digest(node: str) -> str:
-    return on(node, "cat /etc/network/interfaces /etc/network/interfaces.d/* /etc/exchange-lb/network.json /etc/resolv.conf | sha256sum").stdout
+def files_digest(node: str, resolv_conf: bool = True) -> str:
+    files = "/etc/network/interfaces /etc/network/interfaces.d/* /etc/exchange-lb/network.json"
+    return on(node, f"cat {files} {'/etc/resolv.conf' if resolv_conf else ''} | sha256sum").stdout
 
 
 # --- what the role configured ---------------------------------------------------------------
@@ -191,25 +192,6 @@ def test_change_without_confirmation_is_rolled_back() -> None:
     assert banner("10.89.61.60").startswith("SSH-2.0")
     refused = on(IFUPDOWN, f"exlb-netcfg confirm {applied['token']}", check=False)
     assert refused.returncode == 1 and "rolled back" in refused.stderr
-
-
-def test_a_reboot_before_the_confirmation_keeps_the_confirmed_configuration() -> None:
-    """The guard that undoes an unconfirmed change is a process, which a restart ends. At boot, before
-    the network starts, exlb-netcfg-pending.service puts the confirmed files back."""
-    config = json.loads(on(IFUPDOWN, "cat /etc/exchange-lb/network.json").stdout)
-    config["exchange_network_address"] = "10.89.61.66"
-    before = files_digest(IFUPDOWN)
-    applied = json.loads(on(IFUPDOWN, "exlb-netcfg apply --config - --confirm-timeout 600", stdin=json.dumps(config)).stdout)
-    assert applied["token"] and files_digest(IFUPDOWN) != before
-    podman("restart", "--time", "10", IFUPDOWN, timeout=120)
-    booted = wait_until(lambda: on(IFUPDOWN, "systemctl is-system-running", check=False).stdout.strip() in ("running", "degraded"),
-                        timeout=90, interval=1)
-    assert booted, on(IFUPDOWN, "systemctl list-jobs", check=False).stdout
-    assert files_digest(IFUPDOWN) == before
-    assert "the node restarted before the change was confirmed" in on(IFUPDOWN, "cat /var/lib/exchange-lb/netcfg/netcfg.log").stdout
-    assert "10.89.61.66/24" not in addresses(IFUPDOWN, "eth1")
-    assert wait_until(lambda: banner("10.89.61.60").startswith("SSH-2.0"), timeout=30), addresses(IFUPDOWN, "eth1")
-    assert on(IFUPDOWN, f"exlb-netcfg confirm {applied['token']}", check=False).returncode == 1
 
 
 @pytest.mark.parametrize(
@@ -421,3 +403,30 @@ def test_wizard_dhcp_with_a_lease(dhcp_server: None, wizard_terminal: None, unco
         back = converge(tmp_path, IFUPDOWN)
     assert back.returncode == 0, back.stdout[-3000:]
     assert addresses(IFUPDOWN, "eth1") == ["10.89.61.60/24"]
+
+
+def test_a_reboot_before_the_confirmation_keeps_the_confirmed_configuration() -> None:
+    """The guard that undoes an unconfirmed change is a process, which a restart ends. At boot, before
+    the network starts, exlb-netcfg-pending.service puts the confirmed files back. Last in this file:
+    a container's restart is not a VM's reboot (podman adds its own address to eth1 and writes its own
+    /etc/resolv.conf at every start), so the node is left as the restart made it; that the interface
+    comes up with the confirmed address after a real reboot is for the VM image's scenario."""
+    config = json.loads(on(IFUPDOWN, "cat /etc/exchange-lb/network.json").stdout)
+    config["exchange_network_address"] = "10.89.61.66"
+    before = files_digest(IFUPDOWN, resolv_conf=False)
+    applied = json.loads(on(IFUPDOWN, "exlb-netcfg apply --config - --confirm-timeout 600", stdin=json.dumps(config)).stdout)
+    assert applied["token"] and files_digest(IFUPDOWN, resolv_conf=False) != before
+    podman("restart", "--time", "10", IFUPDOWN, timeout=120)
+    booted = wait_until(lambda: on(IFUPDOWN, "systemctl is-system-running", check=False).stdout.strip() in ("running", "degraded"),
+                        timeout=90, interval=1)
+    assert booted, on(IFUPDOWN, "systemctl list-jobs", check=False).stdout
+    assert files_digest(IFUPDOWN, resolv_conf=False) == before
+    assert "rolled back: the node restarted before the change was confirmed" in on(IFUPDOWN, "cat /var/lib/exchange-lb/netcfg/netcfg.log").stdout
+    # it ran before the network came up, and nothing is left pending
+    put_back, network_up = (int(on(IFUPDOWN, f"systemctl show -P {prop} {unit}").stdout.strip() or 0) for prop, unit in
+                            (("ExecMainExitTimestampMonotonic", "exlb-netcfg-pending.service"),
+                             ("ExecMainStartTimestampMonotonic", "networking.service")))
+    assert 0 < put_back <= network_up
+    assert on(IFUPDOWN, "test -e /var/lib/exchange-lb/netcfg/rollback.json", check=False).returncode == 1
+    assert "10.89.61.66/24" not in addresses(IFUPDOWN, "eth1")
+    assert on(IFUPDOWN, f"exlb-netcfg confirm {applied['token']}", check=False).returncode == 1
