@@ -23,7 +23,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import device
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_builder import Builder
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_builder import Builder, subnet
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_http import http
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_mail import mail, rpc
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import (
@@ -52,7 +52,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     TrackedUnit,
     Vrrp,
 )
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import firewall, network, node, peers, vrrp
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import firewall, network, node, own_addresses, peers, vrrp
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import check_listeners, listener
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import PLAN_DEFAULTS, parse
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
@@ -134,6 +134,8 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
     host = node(b)
     pair = vrrp(b, host)
     b.bind_address = pair.virtual_address if pair else host.address
+    b.own_addresses = own_addresses(host, pair)
+    b.subnet = subnet(host.address, host.prefix)
     cas = b.servers("cas_servers", CAS, "CAS", required=True)
     hubs = b.servers("hub_servers", f"{SMTP} › HUB Servers", "HUB", required=b.s.text("smtp_mode") != "disabled")
     http(b, cas)

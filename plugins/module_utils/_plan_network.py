@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._addresses import host_address, virtual_address
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import (
     NetError,
     normalize as normalize_network,
@@ -34,8 +35,13 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate im
 def node(b: Builder) -> Node:
     s = b.s
     address, prefix, gateway = s.text("network_address"), s.number("network_netmask"), s.text("network_gateway")
+    host_address(f"{NETWORK} › Address", address, subnet(address, prefix))
     if gateway and ipaddress.IPv4Address(gateway) not in subnet(address, prefix):
         raise PlanError(f"{NETWORK} › Gateway", f"{gateway} is not in the node's subnet {subnet(address, prefix)}")
+    if gateway:
+        host_address(f"{NETWORK} › Gateway", gateway, subnet(address, prefix))
+        if gateway == address:
+            raise PlanError(f"{NETWORK} › Gateway", f"{gateway} is the node's own address ({NETWORK} › Address)")
     # one parser for the plan, the network role and the first-boot wizard (_netcfg)
     netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
     try:
@@ -92,13 +98,17 @@ def vrrp(b: Builder, host: Node) -> Vrrp | None:
         return None
     field = f"{HA} › Virtual Service Address"
     vip = ipv4(field, b.s["virtual_service_address"])  # required now
-    if vip == host.address:
-        raise PlanError(field, f"{vip} is the node's own address ({NETWORK} › Address); the virtual address must be another one")
-    net = subnet(host.address, host.prefix)
-    if ipaddress.IPv4Address(vip) not in net:
-        raise PlanError(field, f"{vip} is not in the node's subnet {net}")
+    virtual_address(field, vip, host.address, subnet(host.address, host.prefix), host.gateway, f"{NETWORK} › Gateway", f"{NETWORK} › Address")
     return Vrrp(role=role, virtual_address=vip, prefix=host.prefix, router_id=b.s.number("cluster_identifier"),
                 priority=150 if role == "master" else 100)
+
+
+def own_addresses(host: Node, pair: Vrrp | None) -> dict[str, str]:
+    """The addresses the appliance itself holds (address -> what it is), which no server may have."""
+    taken = {host.address: f"the node's own address ({NETWORK} › Address)"}
+    if pair is not None:
+        taken[pair.virtual_address] = f"the virtual address ({HA} › Virtual Service Address)"
+    return taken
 
 
 def peers(b: Builder, host: Node, pair: Vrrp | None) -> tuple[tuple[Peer, ...], str]:
