@@ -80,12 +80,13 @@ def pair_peers(cluster_identifier: t.Any, nodes: t.Mapping[str, t.Mapping[str, t
     return peers
 
 
-def plan_in_inventory(settings: t.Mapping[str, t.Any], controller_address: str, nodes: t.Mapping[str, t.Mapping[str, t.Any]]) -> Plan:
+def plan_in_inventory(settings: t.Mapping[str, t.Any], controller_address: str, nodes: t.Mapping[str, t.Mapping[str, t.Any]],
+                      controller_port: int = 0) -> Plan:
     """The node's plan among the inventory's ``nodes`` (inventory name -> variables): its pair's peers
     by default, the plan, and its Cluster Identifier against the other pairs. What the plan action runs."""
     if not settings.get("peers") and str(settings.get("ha_role") or "disabled") != "disabled":
         # the pair's nodes sync stickiness: by default every node of the inventory in this cluster
         settings = {**settings, "peers": pair_peers(settings.get("cluster_identifier"), nodes)}
-    plan = build_plan(settings, controller_address)
+    plan = build_plan(settings, controller_address, controller_port)
     check_cluster_identifier(plan.vrrp, {host: cluster_settings(variables) for host, variables in nodes.items()})
     return plan

@@ -125,10 +125,11 @@ def _parts(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], l
     return {"system": system, "tls": tls, "haproxy": haproxy, "stunnel": stunnel, "keepalived": keepalived}
 
 
-def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") -> Plan:
+def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "", controller_port: int = 0) -> Plan:
     """Validate the WUI-shaped ``settings`` and return the appliance plan.
 
     ``controller_address``: where Ansible reaches the node from, if known; the firewall must let it in.
+    ``controller_port``: the port sshd answers Ansible on, if known (0: unknown); the firewall must open it.
     """
     b = Builder(parse(settings))
     host = node(b)
@@ -146,7 +147,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
     nodes, local_peer = peers(b, host, pair)
     stats, node_metrics = _stats(b, host.address, pair is not None)
     check_listeners(b.listeners)
-    filtering = firewall(b, host, pair, nodes, controller_address)
+    filtering = firewall(b, host, pair, nodes, controller_address, controller_port)
     # What the roles need (PACKAGES, in its order)
     packages = (
         ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if pair else ()) + (("nftables", "netbase") if filtering else ())

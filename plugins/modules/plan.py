@@ -36,6 +36,12 @@ options:
       - With the firewall on, a set of admin networks that does not contain it is refused, so that a run cannot
         lock itself out.
     type: str
+  controller_port:
+    description:
+      - The port sshd answers Ansible on. When omitted with O(controller_address), the node is asked (the fourth field of
+        its C(SSH_CONNECTION)); 0 skips the check.
+      - With the firewall on, an C(exchange_ssh_port) other than it is refused, so that a run cannot lock itself out.
+    type: int
   cluster_hosts:
     description:
       - Inventory names of the nodes whose Cluster Identifier this node's must not clash with (every node of the
@@ -145,13 +151,14 @@ def main() -> None:
         argument_spec={
             "settings": {"type": "dict", "required": True},
             "controller_address": {"type": "str"},
+            "controller_port": {"type": "int"},
             "cluster_hosts": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
     try:
         # without the action plugin (run on a node as a plain module): no pair check, no address asked
-        plan = build_plan(module.params["settings"], module.params["controller_address"] or "")
+        plan = build_plan(module.params["settings"], module.params["controller_address"] or "", module.params["controller_port"] or 0)
     except PlanError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     module.exit_json(changed=False, plan=plan.as_dict())
