@@ -201,7 +201,7 @@ def _admin_networks(b: Builder, host: Node, controller_address: str) -> tuple[st
 
 def _ssh_port(b: Builder, controller_port: int) -> int:
     """The SSH port the firewall opens: the one sshd answers Ansible on, when that is known."""
-    ssh_port = b.s.number("ssh_port")
+    ssh_port: int = b.s.number("ssh_port")
     if controller_port and controller_port != ssh_port:
         raise PlanError(
             SSH_PORT,
