@@ -44,7 +44,7 @@ class ActionModule(ActionBase):
         nodes = {host: hostvars[host] for host in args.get("cluster_hosts") or [] if host in hostvars}
         try:
             refuse_renamed(task_vars)
-            plan = plan_in_inventory(settings, str(controller), nodes, port)
+            plan = plan_in_inventory(settings, str(controller), nodes, port, str(task_vars.get("inventory_hostname") or ""))
         except PlanError as exc:
             return {**result, "failed": True, "field": exc.field, "msg": str(exc)}
         # the settings too: the role's main entry point reuses this plan while they are the same

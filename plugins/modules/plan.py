@@ -17,7 +17,8 @@ description:
     health checks - that the haproxy, stunnel and keepalived roles render without deciding anything themselves.
   - The plan is computed on the controller (the action plugin); nothing on the managed host is changed and the module always
     reports RV(ignore:changed=false). The node is only asked where Ansible connects from, unless O(controller_address) says it.
-  - With O(cluster_hosts), a pair whose Cluster Identifier another pair of the inventory uses is refused.
+  - With O(cluster_hosts), a pair whose Cluster Identifier another pair of the inventory uses is refused, and so is a pair
+    that disagrees with itself (a node with the same Virtual Service Address and another Cluster Identifier, or two masters).
   - "A setting the appliance cannot accept fails the module with a message that names the field as the guide's
     web UI names it, for example C(CAS Servers › CAS2 Address: '10.0.0.300' is not an IPv4 address)."
 options:

@@ -216,7 +216,7 @@ def render(case: str) -> Rendering:
     templar = Templar(loader=LOADER, variables=variables)
     settings = t.cast(dict[str, t.Any], templar.template(variables["exchange_settings"]))
     # what the plan action does, with the play's hostvars
-    plan = plan_in_inventory(settings, CONTROLLER, variables["hostvars"]).as_dict()
+    plan = plan_in_inventory(settings, CONTROLLER, variables["hostvars"], own=node).as_dict()
     variables["exchange_plan"] = {"plan": plan, "settings": settings}
     for role in TEMPLATES:  # the include_role's vars: above the role's own
         variables.update(include_task(role).get("vars", {}))
