@@ -52,7 +52,9 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     TrackedUnit,
     Vrrp,
 )
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import firewall, network, node, own_addresses, peers, vrrp
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import (
+    check_peer_addresses, firewall, network, node, own_addresses, peers, vrrp,
+)
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import check_listeners, listener
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import PLAN_DEFAULTS, parse
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
@@ -145,6 +147,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "", co
     rpc(b, cas)
     mail(b, "smtp", SMTP, hubs, "HUB", "SMTP")
     nodes, local_peer = peers(b, host, pair)
+    check_peer_addresses(nodes, host, pair)
     stats, node_metrics = _stats(b, host.address, pair is not None)
     check_listeners(b.listeners)
     filtering = firewall(b, host, pair, nodes, controller_address, controller_port)

@@ -164,6 +164,20 @@ def _controller(controller_address: str) -> ipaddress.IPv4Address | None:
     return found
 
 
+def check_peer_addresses(nodes: tuple[Peer, ...], host: Node, pair: Vrrp | None) -> None:
+    """A pair's peers are hosts (keepalived sends them its adverts, the firewall lets them in), none at
+    the virtual address. The single node's own loopback peer is not checked."""
+    if pair is None:
+        return
+    for index, peer in enumerate(nodes, start=1):
+        if peer.name == LOCAL_PEER:
+            continue  # a pair without peers yet: its own stickiness on loopback
+        where = f"{HA} › peer {index}"
+        host_address(where, peer.address, subnet(host.address, host.prefix))
+        if peer.address == pair.virtual_address:
+            raise PlanError(where, f"{peer.address} is the virtual address ({HA} › Virtual Service Address), not a node of the pair")
+
+
 def _admin_networks(b: Builder, host: Node, controller_address: str) -> tuple[str, ...]:
     """The networks management is allowed from; ``controller_address`` must be in one of them. A network
     inside another one is left out, with a note (nftables refuses overlapping intervals in one set)."""

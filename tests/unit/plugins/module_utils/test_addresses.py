@@ -94,3 +94,18 @@ def test_any_cas_address_is_a_server_or_refused_by_its_field(number: int) -> Non
     else:
         assert usable
         assert plan.backends[0].servers[0].address == address
+
+
+@pytest.mark.parametrize("address, why", [
+    ("10.0.0.10", "is the virtual address"),
+    ("0.0.0.0", "not the address of a host"),
+    ("127.0.0.1", "not the address of a host"),
+    ("10.0.0.255", "is the broadcast address of 10.0.0.0/24"),
+])
+def test_a_pairs_peer_is_a_node_of_the_pair(address: str, why: str) -> None:
+    peers = [{"name": "lb1", "address": "10.0.0.11"}, {"name": "lb2", "address": address}]
+    error = refusal({**PAIR, "network_hostname": "lb1", "peers": peers})
+    assert error.field == "High Availability › peer 2"
+    assert why in error.message
+    assert build_plan({**PAIR, "network_hostname": "lb1", "peers": [peers[0], {"name": "lb2", "address": "10.0.0.12"}]}).vrrp
+    assert build_plan(BASE).peers[0].address == "127.0.0.1"  # a single node's own peer, on loopback
