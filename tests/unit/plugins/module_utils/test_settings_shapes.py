@@ -38,8 +38,14 @@ def test_a_list_or_mapping_in_a_field_of_one_value_is_refused_by_its_field(setti
     assert refused.value.message.startswith(f"one value is expected, not a {shape}")
 
 
-@given(st.sampled_from(SINGLE), st.recursive(st.text(max_size=5) | st.integers(), lambda inner: st.lists(inner, max_size=3)
-                                              | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=5))
+NESTED = st.recursive(
+    st.text(max_size=5) | st.integers(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=5,
+)
+
+
+@given(st.sampled_from(SINGLE), NESTED)
 @hypothesis_settings(max_examples=200, deadline=None)
 def test_any_nested_value_is_either_one_value_or_refused_by_the_field(setting: Setting, value: t.Any) -> None:
     try:
