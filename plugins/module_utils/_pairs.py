@@ -3,12 +3,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # NOTE: this module util is PRIVATE to the collection. It can change at any time.
-"""Across the nodes of an inventory: the nodes of a pair (its haproxy peers, by default), and the check
+"""Across the nodes of an inventory: the nodes of a pair (its haproxy peers, by default), the check
 that two pairs do not share a Cluster Identifier (VRRP would mix their adverts and both would claim
-each other's address). Other nodes' variables are read with the settings table's defaults."""
+each other's address), and that a pair agrees with itself (one Cluster Identifier for its Virtual
+Service Address, one master). Other nodes' variables are read with the settings table's defaults."""
 
 from __future__ import annotations
 
+import ipaddress
 import typing as t
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan import build_plan
@@ -55,6 +57,54 @@ def check_cluster_identifier(vrrp: Vrrp | None, others: t.Mapping[str, t.Mapping
         )
 
 
+def _cluster_of(settings: t.Mapping[str, t.Any]) -> tuple[str, int, str] | None:
+    """A node's (role, Cluster Identifier, Virtual Service Address), None when it is in no pair or its own
+    run names its bad setting."""
+    role = str(settings.get("ha_role") or "disabled").strip()
+    if role == "disabled":
+        return None
+    try:
+        router_id = int(settings.get("cluster_identifier"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    address = str(settings.get("virtual_service_address") or "").strip()
+    try:
+        address = str(ipaddress.IPv4Address(address))
+    except ValueError:
+        pass  # that node's own run names it
+    return role, router_id, address
+
+
+def check_pair(vrrp: Vrrp | None, own: str, others: t.Mapping[str, t.Mapping[str, t.Any]]) -> None:
+    """Refuse a pair that disagrees with itself: another node with this Virtual Service Address and another
+    Cluster Identifier (both pairs would claim the address), or two masters with this identifier and address.
+
+    ``own``: this node's inventory name ("" when unknown: then this node counts only if it is among
+    ``others``); ``others``: inventory name -> that node's :func:`cluster_settings`."""
+    if vrrp is None:
+        return
+    masters = {own} if vrrp.role == "master" and own else set()
+    for host, settings in others.items():
+        found = _cluster_of(settings)
+        if found is None or host == own:
+            continue
+        role, router_id, address = found
+        if address == vrrp.virtual_address and router_id != vrrp.router_id:
+            raise PlanError(
+                f"{HA} › Virtual Service Address",
+                f"{address} is also the virtual address of {host}, with Cluster Identifier {router_id} (this node's is "
+                f"{vrrp.router_id}): the two nodes of a pair share one identifier, and another pair needs another address",
+            )
+        if role == "master" and router_id == vrrp.router_id and address == vrrp.virtual_address:
+            masters.add(host)
+    if len(masters) > 1:
+        raise PlanError(
+            f"{HA} › Role",
+            f"{', '.join(sorted(masters))} are all master of the pair {vrrp.virtual_address} (Cluster Identifier "
+            f"{vrrp.router_id}): a pair has one master and one backup",
+        )
+
+
 def _node_name(host: str, variables: t.Mapping[str, t.Any]) -> str:
     return str(variables.get("exchange_network_hostname") or variables.get("inventory_hostname_short") or host.split(".")[0])
 
@@ -80,12 +130,16 @@ def pair_peers(cluster_identifier: t.Any, nodes: t.Mapping[str, t.Mapping[str, t
     return peers
 
 
-def plan_in_inventory(settings: t.Mapping[str, t.Any], controller_address: str, nodes: t.Mapping[str, t.Mapping[str, t.Any]]) -> Plan:
+def plan_in_inventory(settings: t.Mapping[str, t.Any], controller_address: str, nodes: t.Mapping[str, t.Mapping[str, t.Any]],
+                      controller_port: int = 0, own: str = "") -> Plan:
     """The node's plan among the inventory's ``nodes`` (inventory name -> variables): its pair's peers
-    by default, the plan, and its Cluster Identifier against the other pairs. What the plan action runs."""
+    by default, the plan, its Cluster Identifier against the other pairs, and its pair's other node
+    (one address, one identifier, one master). ``own``: this node's inventory name. What the plan action runs."""
     if not settings.get("peers") and str(settings.get("ha_role") or "disabled") != "disabled":
         # the pair's nodes sync stickiness: by default every node of the inventory in this cluster
         settings = {**settings, "peers": pair_peers(settings.get("cluster_identifier"), nodes)}
-    plan = build_plan(settings, controller_address)
-    check_cluster_identifier(plan.vrrp, {host: cluster_settings(variables) for host, variables in nodes.items()})
+    plan = build_plan(settings, controller_address, controller_port)
+    others = {host: cluster_settings(variables) for host, variables in nodes.items()}
+    check_cluster_identifier(plan.vrrp, others)
+    check_pair(plan.vrrp, own, others)
     return plan

@@ -23,7 +23,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import device
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_builder import Builder
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_builder import Builder, subnet
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_http import http
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_mail import mail, rpc
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import (
@@ -52,7 +52,9 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     TrackedUnit,
     Vrrp,
 )
-from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import firewall, network, node, peers, vrrp
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import (
+    check_peer_addresses, firewall, network, node, own_addresses, peers, vrrp,
+)
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import check_listeners, listener
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import PLAN_DEFAULTS, parse
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
@@ -125,15 +127,18 @@ def _parts(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], l
     return {"system": system, "tls": tls, "haproxy": haproxy, "stunnel": stunnel, "keepalived": keepalived}
 
 
-def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") -> Plan:
+def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "", controller_port: int = 0) -> Plan:
     """Validate the WUI-shaped ``settings`` and return the appliance plan.
 
     ``controller_address``: where Ansible reaches the node from, if known; the firewall must let it in.
+    ``controller_port``: the port sshd answers Ansible on, if known (0: unknown); the firewall must open it.
     """
     b = Builder(parse(settings))
     host = node(b)
     pair = vrrp(b, host)
     b.bind_address = pair.virtual_address if pair else host.address
+    b.own_addresses = own_addresses(host, pair)
+    b.subnet = subnet(host.address, host.prefix)
     cas = b.servers("cas_servers", CAS, "CAS", required=True)
     hubs = b.servers("hub_servers", f"{SMTP} › HUB Servers", "HUB", required=b.s.text("smtp_mode") != "disabled")
     http(b, cas)
@@ -142,9 +147,10 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "") ->
     rpc(b, cas)
     mail(b, "smtp", SMTP, hubs, "HUB", "SMTP")
     nodes, local_peer = peers(b, host, pair)
+    check_peer_addresses(nodes, host, pair)
     stats, node_metrics = _stats(b, host.address, pair is not None)
     check_listeners(b.listeners)
-    filtering = firewall(b, host, pair, nodes, controller_address)
+    filtering = firewall(b, host, pair, nodes, controller_address, controller_port)
     # What the roles need (PACKAGES, in its order)
     packages = (
         ("haproxy",) + (("stunnel4",) if b.tunnels else ()) + (("keepalived",) if pair else ()) + (("nftables", "netbase") if filtering else ())

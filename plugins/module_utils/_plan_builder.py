@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import typing as t
 
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._addresses import server_address
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model import (
     CERTIFICATE,
     HTTP,
@@ -51,6 +52,9 @@ class Builder:
         self.management: list[Listener] = []  # stats, peers, metrics: not for everyone
         self.notes: list[str] = []  # settings the chosen modes do not use, when set to another value than the guide's
         self.bind_address = ""
+        #: the appliance's own addresses (address -> the field holding it), which no server may have
+        self.own_addresses: dict[str, str] = {}
+        self.subnet: ipaddress.IPv4Network | None = None  # the node's: a server there is not at its edges
         self.tls_engine = settings.text("tls_engine")
         self.version = settings.text("version")
         interval = settings.number("health_check_interval_ms")
@@ -94,6 +98,7 @@ class Builder:
             else:
                 address = ipv4(field, entry)
                 name = f"{letters.lower()}{index}"
+            server_address(field, address, self.own_addresses, self.subnet)
             if address in seen:
                 raise PlanError(field, f"{address} is already {seen[address]}")
             if name in names:

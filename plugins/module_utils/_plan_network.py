@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._addresses import host_address, virtual_address
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import (
     NetError,
     normalize as normalize_network,
@@ -34,8 +35,13 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate im
 def node(b: Builder) -> Node:
     s = b.s
     address, prefix, gateway = s.text("network_address"), s.number("network_netmask"), s.text("network_gateway")
+    host_address(f"{NETWORK} › Address", address, subnet(address, prefix))
     if gateway and ipaddress.IPv4Address(gateway) not in subnet(address, prefix):
         raise PlanError(f"{NETWORK} › Gateway", f"{gateway} is not in the node's subnet {subnet(address, prefix)}")
+    if gateway:
+        host_address(f"{NETWORK} › Gateway", gateway, subnet(address, prefix))
+        if gateway == address:
+            raise PlanError(f"{NETWORK} › Gateway", f"{gateway} is the node's own address ({NETWORK} › Address)")
     # one parser for the plan, the network role and the first-boot wizard (_netcfg)
     netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
     try:
@@ -92,13 +98,17 @@ def vrrp(b: Builder, host: Node) -> Vrrp | None:
         return None
     field = f"{HA} › Virtual Service Address"
     vip = ipv4(field, b.s["virtual_service_address"])  # required now
-    if vip == host.address:
-        raise PlanError(field, f"{vip} is the node's own address ({NETWORK} › Address); the virtual address must be another one")
-    net = subnet(host.address, host.prefix)
-    if ipaddress.IPv4Address(vip) not in net:
-        raise PlanError(field, f"{vip} is not in the node's subnet {net}")
+    virtual_address(field, vip, host.address, subnet(host.address, host.prefix), host.gateway, f"{NETWORK} › Gateway", f"{NETWORK} › Address")
     return Vrrp(role=role, virtual_address=vip, prefix=host.prefix, router_id=b.s.number("cluster_identifier"),
                 priority=150 if role == "master" else 100)
+
+
+def own_addresses(host: Node, pair: Vrrp | None) -> dict[str, str]:
+    """The addresses the appliance itself holds (address -> what it is), which no server may have."""
+    taken = {host.address: f"the node's own address ({NETWORK} › Address)"}
+    if pair is not None:
+        taken[pair.virtual_address] = f"the virtual address ({HA} › Virtual Service Address)"
+    return taken
 
 
 def peers(b: Builder, host: Node, pair: Vrrp | None) -> tuple[tuple[Peer, ...], str]:
@@ -130,39 +140,103 @@ def peers(b: Builder, host: Node, pair: Vrrp | None) -> tuple[tuple[Peer, ...], 
     return tuple(result), host.hostname
 
 
+ADMIN_NETWORKS = "Firewall › admin networks (exchange_admin_networks)"
+SSH_PORT = "Firewall › SSH port (exchange_ssh_port)"
+
+
+def _controller(controller_address: str) -> ipaddress.IPv4Address | None:
+    """Where Ansible connects from, as the node sees it; None when unknown (a local connection)."""
+    text = controller_address.strip()
+    if not text:
+        return None
+    try:
+        found = ipaddress.ip_address(text.split("%", 1)[0])  # fe80::1%eth0: a scoped link-local address
+    except ValueError:
+        raise PlanError(ADMIN_NETWORKS, f"Ansible connects from {text!r} (SSH_CONNECTION), which is not an IP address: "
+                                        "the check that this run keeps its way in cannot be made") from None
+    if isinstance(found, ipaddress.IPv6Address):
+        if found.ipv4_mapped is None:
+            raise PlanError(
+                ADMIN_NETWORKS,
+                f"Ansible connects over IPv6 (from {found}), but the firewall lets SSH in over IPv4 only, from these "
+                "IPv4 networks: this run would lock itself out. Connect over IPv4 (ansible_host: the node's IPv4 "
+                "address) or turn the firewall off (exchange_firewall: false)",
+            )
+        return found.ipv4_mapped
+    return found
+
+
+def check_peer_addresses(nodes: tuple[Peer, ...], host: Node, pair: Vrrp | None) -> None:
+    """A pair's peers are hosts (keepalived sends them its adverts, the firewall lets them in), none at
+    the virtual address. The single node's own loopback peer is not checked."""
+    if pair is None:
+        return
+    for index, peer in enumerate(nodes, start=1):
+        if peer.name == LOCAL_PEER:
+            continue  # a pair without peers yet: its own stickiness on loopback
+        where = f"{HA} › peer {index}"
+        host_address(where, peer.address, subnet(host.address, host.prefix))
+        if peer.address == pair.virtual_address:
+            raise PlanError(where, f"{peer.address} is the virtual address ({HA} › Virtual Service Address), not a node of the pair")
+
+
 def _admin_networks(b: Builder, host: Node, controller_address: str) -> tuple[str, ...]:
-    """The networks management is allowed from; ``controller_address`` must be in one of them."""
-    field = "Firewall › admin networks (exchange_admin_networks)"
+    """The networks management is allowed from; ``controller_address`` must be in one of them. A network
+    inside another one is left out, with a note (nftables refuses overlapping intervals in one set)."""
+    field = ADMIN_NETWORKS
     entries = b.s["admin_networks"] or [str(subnet(host.address, host.prefix))]
     if not isinstance(entries, (list, tuple)):
         raise PlanError(field, "a list of networks such as 192.168.10.0/24 is expected")
     networks: list[ipaddress.IPv4Network] = []
     for index, entry in enumerate(entries, start=1):
+        if isinstance(entry, (list, tuple, dict)):
+            raise PlanError(f"{field} › network {index}", "one network such as 192.168.10.0/24 is expected")
         try:
             networks.append(ipaddress.IPv4Network(str(entry).strip(), strict=True))
         except ValueError as error:
             raise PlanError(f"{field} › network {index}", f"{entry!r} is not an IPv4 network such as 192.168.10.0/24 ({error})") from None
-    try:
-        controller = ipaddress.IPv4Address(controller_address) if controller_address else None
-    except ValueError:
-        controller = None
-    if controller is not None and not any(controller in net for net in networks):
+    kept: list[ipaddress.IPv4Network] = []
+    for index, net in enumerate(networks, start=1):
+        wider = next((other for number, other in enumerate(networks, start=1)
+                      if number != index and net.subnet_of(other) and (other != net or number < index)), None)
+        if wider is None:
+            kept.append(net)
+            continue
+        where = f"network {networks.index(wider) + 1}"
+        what = f"is also {where}" if wider == net else f"is inside {wider} ({where})"
+        b.notes.append(f"{field} › network {index}: {net} {what}: left out of the rule set, which admits {wider} already")
+    controller = _controller(controller_address)
+    if controller is not None and not any(controller in net for net in kept):
         raise PlanError(
             field,
-            f"Ansible connects from {controller}, which is in none of {', '.join(map(str, networks))}: "
+            f"Ansible connects from {controller}, which is in none of {', '.join(map(str, kept))}: "
             "this run would lock itself out; add that address or its network",
         )
-    return tuple(str(net) for net in networks)
+    return tuple(str(net) for net in kept)
 
 
-def firewall(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], controller_address: str) -> Firewall | None:
+def _ssh_port(b: Builder, controller_port: int) -> int:
+    """The SSH port the firewall opens: the one sshd answers Ansible on, when that is known."""
+    ssh_port: int = b.s.number("ssh_port")
+    if controller_port and controller_port != ssh_port:
+        raise PlanError(
+            SSH_PORT,
+            f"Ansible reaches sshd on port {controller_port} (SSH_CONNECTION), but the firewall would let SSH in on "
+            f"port {ssh_port} only: this run would lock itself out. Set exchange_ssh_port: {controller_port} "
+            "(or move sshd to that port first)",
+        )
+    return ssh_port
+
+
+def firewall(b: Builder, host: Node, pair: Vrrp | None, nodes: tuple[Peer, ...], controller_address: str,
+             controller_port: int = 0) -> Firewall | None:
     """The node's input filter: the public listeners for anyone, management from the admin networks,
-    VRRP and peers from the other node. ``controller_address`` is where Ansible connects from: a
-    rule set that would shut it out is refused."""
+    VRRP and peers from the other node. ``controller_address`` and ``controller_port`` are where Ansible
+    connects from and the port sshd answers it on (0: unknown): a rule set that would shut it out is refused."""
     if not b.s.flag("firewall"):
         return None
     admin = _admin_networks(b, host, controller_address)
-    rules = [FirewallRule(field="Firewall › SSH port (exchange_ssh_port)", protocol="tcp", port=b.s.number("ssh_port"), sources=admin, admin=True)]
+    rules = [FirewallRule(field=SSH_PORT, protocol="tcp", port=_ssh_port(b, controller_port), sources=admin, admin=True)]
     management = {id(item) for item in b.management}
     for item in b.listeners:
         if item.address.startswith("127.") or id(item) in management:

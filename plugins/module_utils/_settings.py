@@ -1734,9 +1734,20 @@ def _blank(value: t.Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _shown(setting: Setting, value: t.Any) -> str:
+    """``value`` as an error shows it: never a secret's, and never more than a line."""
+    if setting.secret:
+        return "hidden"
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def _value(setting: Setting, value: t.Any) -> t.Any:
     """One setting's value, validated and typed; the error names its field."""
     field, form = setting.field, setting.form
+    if setting.type != "list" and isinstance(value, (t.Mapping, list, tuple, set)):
+        kind = "mapping" if isinstance(value, t.Mapping) else "list"
+        raise PlanError(field, f"one value is expected, not a {kind} ({_shown(setting, value)})")
     if form.endswith("?"):
         if _blank(value):
             return ""

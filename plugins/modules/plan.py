@@ -17,7 +17,8 @@ description:
     health checks - that the haproxy, stunnel and keepalived roles render without deciding anything themselves.
   - The plan is computed on the controller (the action plugin); nothing on the managed host is changed and the module always
     reports RV(ignore:changed=false). The node is only asked where Ansible connects from, unless O(controller_address) says it.
-  - With O(cluster_hosts), a pair whose Cluster Identifier another pair of the inventory uses is refused.
+  - With O(cluster_hosts), a pair whose Cluster Identifier another pair of the inventory uses is refused, and so is a pair
+    that disagrees with itself (a node with the same Virtual Service Address and another Cluster Identifier, or two masters).
   - "A setting the appliance cannot accept fails the module with a message that names the field as the guide's
     web UI names it, for example C(CAS Servers › CAS2 Address: '10.0.0.300' is not an IPv4 address)."
 options:
@@ -36,6 +37,12 @@ options:
       - With the firewall on, a set of admin networks that does not contain it is refused, so that a run cannot
         lock itself out.
     type: str
+  controller_port:
+    description:
+      - The port sshd answers Ansible on. When omitted with O(controller_address), the node is asked (the fourth field of
+        its C(SSH_CONNECTION)); 0 skips the check.
+      - With the firewall on, an C(exchange_ssh_port) other than it is refused, so that a run cannot lock itself out.
+    type: int
   cluster_hosts:
     description:
       - Inventory names of the nodes whose Cluster Identifier this node's must not clash with (every node of the
@@ -145,13 +152,14 @@ def main() -> None:
         argument_spec={
             "settings": {"type": "dict", "required": True},
             "controller_address": {"type": "str"},
+            "controller_port": {"type": "int"},
             "cluster_hosts": {"type": "list", "elements": "str", "default": []},
         },
         supports_check_mode=True,
     )
     try:
         # without the action plugin (run on a node as a plain module): no pair check, no address asked
-        plan = build_plan(module.params["settings"], module.params["controller_address"] or "")
+        plan = build_plan(module.params["settings"], module.params["controller_address"] or "", module.params["controller_port"] or 0)
     except PlanError as exc:
         module.fail_json(msg=str(exc), field=exc.field)
     module.exit_json(changed=False, plan=plan.as_dict())
