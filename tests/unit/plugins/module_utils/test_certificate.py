@@ -471,7 +471,12 @@ VALIDATE: list[tuple[str, t.Callable[[Pki], tuple[x509.Certificate, t.Any, list[
     ("ip-san-ok", lambda p: (p.issue(HOST, sans=[HOST, "10.0.0.10"]), p.key, []), "10.0.0.10", None),
     ("ip-san-only-for-an-address-ok", lambda p: (p.issue("10.0.0.10", sans=["10.0.0.10"]), p.key, []), "10.0.0.10", None),
     ("ip-not-in-dns-sans", lambda p: (p.issue("10.0.0.10", sans=[HOST]), p.key, []), "10.0.0.10", r"does not cover"),
-    ("ip-in-cn-only", lambda p: (p.issue("10.0.0.10", sans=[]), p.key, []), "10.0.0.10", r"does not cover the host name 10\.0\.0\.10; it covers: no host name at all"),
+    (
+        "ip-in-cn-only",
+        lambda p: (p.issue("10.0.0.10", sans=[]), p.key, []),
+        "10.0.0.10",
+        r"does not cover the host name 10\.0\.0\.10; it covers: no host name at all",
+    ),
     (
         "ca-true-leaf",
         lambda p: (p.issue(ca=True), p.key, [p.inter]),
