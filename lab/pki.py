@@ -32,7 +32,7 @@ import tempfile
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -45,7 +45,8 @@ DOMAIN = "mydomain.local"
 MAIL = "mail." + DOMAIN
 AUTODISCOVER = "autodiscover." + DOMAIN
 VIP = "10.89.60.10"
-FORMAT = 3  # 2, 3: the hub certificate names the other sets' hubs too
+FORMAT = 4  # 2, 3: the hub certificate names the other sets' hubs too; 4: bad/cn-only, ca-leaf,
+# no-digital-signature, sha1, sha1-intermediate
 
 
 def hub_addresses() -> list[str]:
@@ -83,7 +84,7 @@ def sans(names: list[str], ips: list[str] = ()) -> x509.SubjectAlternativeName:
 
 
 def build_cert(subject, key, issuer_name, issuer_key, not_before, not_after, *, ca=False, path_len=None,
-               san=None, server=True):
+               san=None, server=True, key_usage=None):
     pub = key.public_key()
     b = (x509.CertificateBuilder()
          .subject_name(subject).issuer_name(issuer_name).public_key(pub)
@@ -99,15 +100,36 @@ def build_cert(subject, key, issuer_name, issuer_key, not_before, not_after, *, 
                                           crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
     else:
         is_rsa = isinstance(key, rsa.RSAPrivateKey)
-        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=is_rsa,
-                                          data_encipherment=False, key_agreement=not is_rsa, key_cert_sign=False,
-                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        b = b.add_extension(key_usage or x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=is_rsa, data_encipherment=False,
+            key_agreement=not is_rsa, key_cert_sign=False, crl_sign=False, encipher_only=False,
+            decipher_only=False), critical=True)
         if server:
             b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
                                                        ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
     if san is not None:
         b = b.add_extension(san, critical=False)
     return b.sign(issuer_key, hashes.SHA256())
+
+
+SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")
+SHA1_WITH_RSA = bytes.fromhex("06092a864886f70d010105")
+
+
+def sha1_signed(c, issuer_key):
+    """``c`` (sha256WithRSA by the RSA ``issuer_key``) signed again with SHA-1, as CAs did until 2016.
+
+    cryptography's builder no longer signs with SHA-1: the two signature algorithm
+    OIDs (inside the signed part and outside) become sha1WithRSAEncryption, of the
+    same length, and the signed part is signed again by hand (same signature length).
+    """
+    der = c.public_bytes(serialization.Encoding.DER)
+    assert der.count(SHA256_WITH_RSA) == 2 and der.endswith(c.signature)
+    der = der.replace(SHA256_WITH_RSA, SHA1_WITH_RSA)
+    tbs = x509.load_der_x509_certificate(der).tbs_certificate_bytes
+    signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    assert len(signature) == len(c.signature)
+    return x509.load_der_x509_certificate(der[:-len(signature)] + signature)
 
 
 def pem_cert(c) -> bytes:
@@ -263,6 +285,36 @@ def generate(out: str) -> dict:
     w.entry("bad_self_signed", purpose="self-signed mail.mydomain.local (not issued by the lab CA)", good=False,
             problem="self_signed", files=bundle("bad/self-signed", c, k, chain=()), password=PFX_PASSWORD,
             **info(c, k))
+    k = rsa_key(2048)
+    c = build_cert(name(MAIL), k, im_c.subject, im_k, nb, na)  # no subject alternative name at all
+    w.entry("bad_cn_only", purpose="mail.mydomain.local named only in the CN, no DNS subject alternative name "
+            "(browsers and phones refuse it)", good=False, problem="cn_only", files=bundle("bad/cn-only", c, k),
+            password=PFX_PASSWORD, **info(c, k))
+    k = rsa_key(2048)
+    c = build_cert(name(MAIL), k, im_c.subject, im_k, nb, na, ca=True, san=sans([MAIL, AUTODISCOVER]))
+    w.entry("bad_ca_leaf", purpose="mail.mydomain.local as a CA certificate (basicConstraints CA:TRUE)", good=False,
+            problem="ca_leaf", files=bundle("bad/ca-leaf", c, k), password=PFX_PASSWORD, **info(c, k))
+    k = rsa_key(2048)
+    c = build_cert(name(MAIL), k, im_c.subject, im_k, nb, na, san=sans([MAIL, AUTODISCOVER]),
+                   key_usage=x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=True,
+                                           data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                           crl_sign=False, encipher_only=False, decipher_only=False))
+    w.entry("bad_no_digital_signature", purpose="mail.mydomain.local whose key usage is keyEncipherment only "
+            "(no digitalSignature: no TLS 1.3 nor ECDHE)", good=False, problem="no_digital_signature",
+            files=bundle("bad/no-digital-signature", c, k), password=PFX_PASSWORD, **info(c, k))
+    k = rsa_key(2048)
+    c = sha1_signed(leaf(MAIL, k, [MAIL, AUTODISCOVER]), im_k)
+    w.entry("bad_sha1", purpose="mail.mydomain.local signed by the lab's issuing CA with SHA-1", good=False,
+            problem="sha1_signature", files=bundle("bad/sha1", c, k), password=PFX_PASSWORD, **info(c, k))
+    old_im_k = rsa_key(2048)
+    old_im_c = sha1_signed(build_cert(name("exlb Lab SHA-1 Issuing CA"), old_im_k, ca_c.subject, ca_k,
+                                      NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=CA_DAYS - 1),
+                                      ca=True, path_len=0), ca_k)
+    k = rsa_key(2048)
+    c = leaf(MAIL, k, [MAIL, AUTODISCOVER], issuer=(old_im_c, old_im_k))
+    w.entry("bad_sha1_intermediate", purpose="mail.mydomain.local (SHA-256) issued by an intermediate the root "
+            "signed with SHA-1", good=False, problem="sha1_intermediate",
+            files=bundle("bad/sha1-intermediate", c, k, chain=(old_im_c,)), password=PFX_PASSWORD, **info(c, k))
     data = pkcs12.serialize_key_and_certificates(b"wrong-password", mail_k, mail_c, [im_c],
                                                  serialization.BestAvailableEncryption(WRONG_PFX_PASSWORD.encode()))
     w.entry("bad_pfx_wrong_password", purpose="the good mail cert as PFX whose password is NOT labpfx",

@@ -15,8 +15,9 @@ of what was uploaded.  This module util does the same for
   any order), a DER certificate or a PKCS#12 (.pfx/.p12) file, decrypts it with
   the file password, finds the certificate that belongs to the private key and
   puts the chain in issuer order;
-* :func:`validate` applies the appliance's policy (dates, host name, key
-  strength, usage);
+* :func:`validate` applies the appliance's policy (key strength, signature
+  hash, a server certificate's constraints and usage, its DNS names, dates,
+  host name);
 * :func:`inspect` describes the certificate the way the web UI did;
 * :func:`combined_pem` renders what haproxy and stunnel read.
 
@@ -26,6 +27,9 @@ expired on 2026-01-01 (CN=mail.mydomain.local)``.  Nothing here ever puts the
 private key or the password into a message or a return value.
 
 All parsing is done by ``cryptography``; no PEM or DER is parsed by hand.
+Host names are compared in IDNA A-label form (``xn--...``): with the ``idna``
+package (UTS #46, as browsers do) when it is installed, else with Python's
+built-in ``idna`` codec (IDNA 2003).
 """
 
 from __future__ import annotations
@@ -36,12 +40,18 @@ import ipaddress
 import traceback
 import typing as t
 
+_idna: t.Any
+try:
+    import idna as _idna
+except ImportError:
+    _idna = None
+
 try:
     import cryptography
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
     from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:
@@ -111,6 +121,8 @@ class Bundle:
     chain: tuple[x509.Certificate, ...]
     private_key: PrivateKeyTypes = dataclasses.field(repr=False, compare=False)
     source_format: str = "PEM"
+    #: Older certificates for the same key found in the file (a renewal's predecessor): not served.
+    superseded: tuple[x509.Certificate, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,11 +236,38 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, InvalidSignature):
+    except InvalidSignature:
         return False
+    except ValueError:
+        # cryptography checks no SHA-1 or MD5 signature: check it by hand, so that such a
+        # certificate is refused for its signature hash (validate), not as a stranger to its chain.
+        verified = _verify_by_hand(cert, issuer.public_key())
+        return True if verified is None else verified
     except TypeError:
         # A signature algorithm cryptography cannot check: the names match, trust them.
         return True
+    return True
+
+
+def _verify_by_hand(cert: x509.Certificate, issuer_key: t.Any) -> bool | None:
+    """Whether ``issuer_key`` made the signature of ``cert``; None when that cannot be told here."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+        parameters = cert.signature_algorithm_parameters
+        if (
+            isinstance(issuer_key, rsa.RSAPublicKey)
+            and isinstance(parameters, (padding.PKCS1v15, padding.PSS))
+            and algorithm is not None
+        ):
+            issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, parameters, algorithm)
+        elif isinstance(issuer_key, ec.EllipticCurvePublicKey) and isinstance(parameters, ec.ECDSA):
+            issuer_key.verify(cert.signature, cert.tbs_certificate_bytes, parameters)
+        else:
+            return None
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
     return True
 
 
@@ -272,7 +311,9 @@ def read_file(path: str, *, field: str = DEFAULT_FIELD) -> bytes:
     return data
 
 
-def load_bundle(data: bytes, password: str | None, *, field: str = DEFAULT_FIELD) -> Bundle:
+def load_bundle(
+    data: bytes, password: str | None, *, field: str = DEFAULT_FIELD, now: datetime.datetime | None = None
+) -> Bundle:
     """Decrypt and sort a certificate file.
 
     The format is recognised by content, not by file name: PEM (the certificate,
@@ -282,7 +323,11 @@ def load_bundle(data: bytes, password: str | None, *, field: str = DEFAULT_FIELD
 
     The server certificate is the one whose public key matches the private key;
     the other certificates must form its chain (each signs the one before);
-    they are returned in issuer order whatever their order in the file.
+    they are returned in issuer order whatever their order in the file.  When
+    several certificates match the key (a renewal next to the certificate it
+    replaces), the one valid at ``now`` that expires last is the server
+    certificate; the others (and the chain certificates only they need) are
+    kept aside in :attr:`Bundle.superseded`.
     """
     if not data.strip():
         raise CertificateError(field, f"the certificate file is empty ({_FORMATS_HINT})")
@@ -290,7 +335,7 @@ def load_bundle(data: bytes, password: str | None, *, field: str = DEFAULT_FIELD
         certificates, key, source_format = _load_pem(data, password, field)
     else:
         certificates, key, source_format = _load_binary(data, password, field)
-    return _assemble(certificates, key, source_format, field)
+    return _assemble(certificates, key, source_format, field, _utcnow(now))
 
 
 def _password_bytes(password: str | None) -> bytes | None:
@@ -395,6 +440,7 @@ def _assemble(
     key: PrivateKeyTypes | None,
     source_format: str,
     field: str,
+    now: datetime.datetime,
 ) -> Bundle:
     certificates = _unique(certificates)
     if not certificates:
@@ -416,11 +462,38 @@ def _assemble(
             field,
             f"the private key does not match the certificate ({describe(_likely_leaf(certificates))})",
         )
-    # Several certificates for one key (a renewal next to the old one): take the one nobody else chains to.
-    leaf = _likely_leaf(matching)
-    others = [cert for cert in certificates if cert is not leaf]
-    chain = _order_chain(leaf, others, field)
-    return Bundle(certificate=leaf, chain=tuple(chain), private_key=key, source_format=source_format)
+    leaf = _pick_renewal(matching, now)
+    superseded = [cert for cert in matching if cert is not leaf]
+    others = [cert for cert in certificates if cert is not leaf and cert not in superseded]
+    chain = _order_chain(leaf, others, field, superseded)
+    return Bundle(
+        certificate=leaf,
+        chain=tuple(chain),
+        private_key=key,
+        source_format=source_format,
+        superseded=tuple(superseded),
+    )
+
+
+def _pick_renewal(matching: list[x509.Certificate], now: datetime.datetime) -> x509.Certificate:
+    """Of several certificates for one key (a renewal next to the old one), the one to serve.
+
+    That is the one valid now that expires last; when none is valid now, the one
+    that expires last (which :func:`validate` then refuses with its dates).
+    A CA certificate for the key is only taken when no other matches.
+    """
+    if len(matching) == 1:
+        return matching[0]
+    servers = [cert for cert in matching if not _is_ca(cert)] or matching
+    valid = [cert for cert in servers if cert.not_valid_before_utc <= now <= cert.not_valid_after_utc]
+    return max(valid or servers, key=lambda cert: (cert.not_valid_after_utc, cert.not_valid_before_utc))
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 def _likely_leaf(certificates: list[x509.Certificate]) -> x509.Certificate:
@@ -432,7 +505,10 @@ def _likely_leaf(certificates: list[x509.Certificate]) -> x509.Certificate:
 
 
 def _order_chain(
-    leaf: x509.Certificate, others: list[x509.Certificate], field: str
+    leaf: x509.Certificate,
+    others: list[x509.Certificate],
+    field: str,
+    superseded: t.Sequence[x509.Certificate] = (),
 ) -> list[x509.Certificate]:
     remaining = list(others)
     chain: list[x509.Certificate] = []
@@ -451,6 +527,7 @@ def _order_chain(
         chain.append(signer)
         remaining.remove(signer)
         current = signer
+    remaining = _drop_chains_of(superseded, remaining)
     if remaining:
         strays = ", ".join(describe(cert) for cert in remaining)
         expected = current.issuer.rfc4514_string() if not is_self_signed(current) else ""
@@ -463,12 +540,45 @@ def _order_chain(
     return chain
 
 
+def _drop_chains_of(
+    superseded: t.Sequence[x509.Certificate], remaining: list[x509.Certificate]
+) -> list[x509.Certificate]:
+    """``remaining`` without the certificates that only chain the superseded ones (an old intermediate)."""
+    reached = list(superseded)
+    remaining = list(remaining)
+    grew = True
+    while grew and remaining:
+        grew = False
+        for cert in list(remaining):
+            if any(not is_self_signed(low) and _signed_by(low, cert) for low in reached):
+                reached.append(cert)
+                remaining.remove(cert)
+                grew = True
+    return remaining
+
+
 # --- checking ------------------------------------------------------------------------------------
+
+
+def to_a_labels(name: str) -> str:
+    """``name`` in lower case IDNA A-label form (``münchen.example`` -> ``xn--mnchen-3ya.example``).
+
+    An ASCII name is only lowered. Otherwise the ``idna`` package converts it
+    (UTS #46 processing, as browsers do) when it is installed, else Python's
+    built-in ``idna`` codec (IDNA 2003). Raises :class:`UnicodeError` for a name
+    that has no A-label form.
+    """
+    if name.isascii():
+        return name.lower()
+    if _idna is not None:
+        encoded: bytes = _idna.encode(name, uts46=True)
+        return encoded.decode("ascii").lower()
+    return name.encode("idna").decode("ascii").lower()
 
 
 def normalize_host_name(host_name: str, *, field: str = DEFAULT_FIELD) -> str:
     """Lower case, no trailing dot, IDNA (A-labels); refuses wildcards and blanks."""
-    name = host_name.strip().rstrip(".").lower()
+    name = host_name.strip().rstrip(".")
     if not name or "*" in name or " " in name or ".." in name:
         raise CertificateError(field, f"'{host_name}' is not a host name")
     try:
@@ -476,7 +586,7 @@ def normalize_host_name(host_name: str, *, field: str = DEFAULT_FIELD) -> str:
     except ValueError:
         pass
     try:
-        return name.encode("idna").decode("ascii")
+        return to_a_labels(name)
     except UnicodeError:
         raise CertificateError(field, f"'{host_name}' is not a valid host name") from None
 
@@ -488,11 +598,21 @@ def matches_pattern(pattern: str, host_name: str) -> bool:
     never ``example.com`` nor ``a.b.example.com``; partial-label wildcards
     (``m*.example.com``) and wildcards elsewhere than the left-most label match
     nothing; a wildcard needs at least two labels after it (``*.com`` matches
-    nothing).  Both names are compared case-insensitively without a trailing dot.
+    nothing).  Both names are compared case-insensitively without a trailing dot,
+    in IDNA A-label form (an internationalised name matches its ``xn--`` form).
     """
-    pattern = pattern.strip().rstrip(".").lower()
-    host = host_name.strip().rstrip(".").lower()
+    pattern = pattern.strip().rstrip(".")
+    host = host_name.strip().rstrip(".")
     if not pattern or not host:
+        return False
+    wildcard, dot, rest = pattern.partition(".")
+    try:
+        if wildcard == "*" and dot:
+            pattern = "*." + to_a_labels(rest)
+        else:
+            pattern = to_a_labels(pattern)
+        host = to_a_labels(host)
+    except UnicodeError:
         return False
     if "*" not in pattern:
         return pattern == host
@@ -515,32 +635,31 @@ def _san_names(cert: x509.Certificate) -> tuple[list[str], list[str]] | None:
 
 
 def covered_names(cert: x509.Certificate) -> list[str]:
-    """The names a client checks, in certificate order: SAN DNS names and IPs, else the CN."""
+    """The names a client checks, in certificate order: SAN DNS names, then SAN IP addresses.
+
+    The common name is none of them: browsers and phones ignore it.
+    """
     sans = _san_names(cert)
-    if sans is not None and (sans[0] or sans[1]):
-        return sans[0] + sans[1]
-    common_name = _common_name(cert)
-    return [common_name] if common_name else []
+    return sans[0] + sans[1] if sans is not None else []
 
 
 def covers_host_name(cert: x509.Certificate, host_name: str) -> bool:
     """True when a client connecting to ``host_name`` accepts the certificate's names.
 
-    SAN DNS names take precedence: the CN is only looked at when the
-    certificate has no DNS name in its SAN extension.
+    Only the subject alternative names count (DNS names for a host name, IP
+    addresses for an address), as in current browsers and phones: the common
+    name is ignored.
     """
     try:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host_name)
     except ValueError:
         address = None
     sans = _san_names(cert)
+    if sans is None:
+        return False
     if address is not None:
-        if sans is not None and sans[1]:
-            return any(ipaddress.ip_address(value) == address for value in sans[1])
-        return sans is None and _common_name(cert).strip() == str(address)
-    if sans is not None and sans[0]:
-        return any(matches_pattern(name, host_name) for name in sans[0])
-    return matches_pattern(_common_name(cert), host_name)
+        return any(ipaddress.ip_address(value) == address for value in sans[1])
+    return any(matches_pattern(name, host_name) for name in sans[0])
 
 
 def _check_key(cert: x509.Certificate, field: str, policy: KeyPolicy, what: str = "the certificate") -> None:
@@ -579,6 +698,97 @@ def _check_dates(cert: x509.Certificate, now: datetime.datetime, field: str, wha
         )
 
 
+#: Signature algorithms whose hash browsers and phones no longer accept, by OID (for those
+#: cryptography cannot even name), with the hash's name for the message.
+_WEAK_SIGNATURE_OIDS = {
+    "1.2.840.113549.1.1.2": "MD2",  # md2WithRSAEncryption
+    "1.2.840.113549.1.1.3": "MD4",  # md4WithRSAEncryption
+    "1.2.840.113549.1.1.4": "MD5",  # md5WithRSAEncryption
+    "1.2.840.113549.1.1.5": "SHA-1",  # sha1WithRSAEncryption
+    "1.3.14.3.2.29": "SHA-1",  # sha1WithRSASignature (OIW)
+    "1.2.840.10045.4.1": "SHA-1",  # ecdsa-with-SHA1
+    "1.2.840.10040.4.3": "SHA-1",  # dsa-with-sha1
+}
+
+
+def weak_signature_hash(cert: x509.Certificate) -> str | None:
+    """``SHA-1`` or ``MD5`` (...) when the certificate's signature uses that hash, else None."""
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return _WEAK_SIGNATURE_OIDS.get(cert.signature_algorithm_oid.dotted_string)
+    if isinstance(algorithm, hashes.SHA1):
+        return "SHA-1"
+    if isinstance(algorithm, hashes.MD5):
+        return "MD5"
+    return _WEAK_SIGNATURE_OIDS.get(cert.signature_algorithm_oid.dotted_string)
+
+
+def _check_signature_hash(cert: x509.Certificate, field: str, what: str) -> None:
+    weak = weak_signature_hash(cert)
+    if weak:
+        raise CertificateError(
+            field,
+            f"{what} is signed with {weak}, a hash browsers and phones no longer trust (a forged certificate with "
+            f"the same {weak} hash can be made): have it reissued signed with SHA-256 ({describe(cert)})",
+        )
+
+
+_KEY_USAGES = (
+    ("digital_signature", "digitalSignature"),
+    ("content_commitment", "nonRepudiation"),
+    ("key_encipherment", "keyEncipherment"),
+    ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"),
+    ("key_cert_sign", "keyCertSign"),
+    ("crl_sign", "cRLSign"),
+)
+
+
+def _check_server_certificate(cert: x509.Certificate, field: str) -> None:
+    """A server certificate: not a CA's (basicConstraints), and allowed to sign (keyUsage)."""
+    if _is_ca(cert):
+        raise CertificateError(
+            field,
+            "the certificate is a CA certificate (basicConstraints CA:TRUE), not a server certificate: browsers "
+            "and phones refuse a CA certificate offered by a server; use the server certificate issued for the "
+            f"host name, or reissue it with CA:FALSE ({describe(cert)})",
+        )
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not usage.digital_signature:
+        present = [label for attribute, label in _KEY_USAGES if getattr(usage, attribute)]
+        listed = ", ".join(present) if present else "nothing"
+        raise CertificateError(
+            field,
+            f"the certificate's key usage ({listed}) lacks digitalSignature, which the TLS handshake needs "
+            "(TLS 1.3 and every ECDHE cipher sign with the key): browsers and phones refuse it; have it reissued "
+            f"with the key usage digitalSignature (and keyEncipherment for an RSA key) ({describe(cert)})",
+        )
+
+
+def _check_dns_names(cert: x509.Certificate, field: str) -> None:
+    """The certificate names its host among its subject alternative names, not only in its CN."""
+    sans = _san_names(cert)
+    if sans is not None and sans[0]:
+        return
+    common_name = _common_name(cert)
+    if common_name:
+        raise CertificateError(
+            field,
+            f"the certificate has no DNS name among its subject alternative names (SAN), only the common name "
+            f"CN={common_name}: browsers and phones ignore the common name and refuse it; have it reissued with "
+            f"{common_name} as a DNS subject alternative name",
+        )
+    raise CertificateError(
+        field,
+        "the certificate names no host: it has no DNS name among its subject alternative names (SAN) and no "
+        f"common name; have it reissued with the service's host name as a DNS subject alternative name ({describe(cert)})",
+    )
+
+
 def _check_usage(cert: x509.Certificate, field: str) -> None:
     try:
         usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -604,30 +814,70 @@ def validate(
 
     Checks, in this order: the key strength of the certificate and of the
     chain certificates (except a self-signed root: clients use their own copy),
-    the usage (serverAuth), the validity dates of the certificate and of every
-    chain certificate, and, when ``host_name`` is given, that the certificate
-    covers it.
+    their signature hash (no SHA-1, no MD5; again except a self-signed root),
+    that the certificate is a server's (not a CA's: basicConstraints; allowed
+    to sign: keyUsage digitalSignature; serverAuth in the extended key usage),
+    that it has a DNS name among its subject alternative names (browsers and
+    phones ignore the common name), the validity dates of the certificate and
+    of every chain certificate, and, when ``host_name`` is given, that the
+    certificate covers it (compared in IDNA A-label form).
     """
     moment = _utcnow(now)
     cert = bundle.certificate
     policy = policy or KeyPolicy()
+    host = normalize_host_name(host_name, field=field) if host_name else None
     _check_key(cert, field, policy)
     for chain_cert in bundle.chain:
         if not is_self_signed(chain_cert):
             _check_key(chain_cert, field, policy, "the chain certificate")
+    _check_signature_hash(cert, field, "the certificate")
+    for chain_cert in bundle.chain:
+        if not is_self_signed(chain_cert):
+            _check_signature_hash(chain_cert, field, "the chain certificate")
+    _check_server_certificate(cert, field)
     _check_usage(cert, field)
+    if host is None or not _is_address(host):
+        _check_dns_names(cert, field)
     _check_dates(cert, moment, field, "the certificate")
     for chain_cert in bundle.chain:
         _check_dates(chain_cert, moment, field, "the chain certificate")
-    if host_name:
-        host = normalize_host_name(host_name, field=field)
-        if not covers_host_name(cert, host):
-            names = covered_names(cert)
-            covered = ", ".join(names) if names else "no host name at all"
-            raise CertificateError(
-                field,
-                f"the certificate does not cover the host name {host_name}; it covers: {covered} ({describe(cert)})",
-            )
+    if host_name and host is not None and not covers_host_name(cert, host):
+        names = covered_names(cert)
+        covered = ", ".join(_with_u_labels(name) for name in names) if names else "no host name at all"
+        asked = host_name if host == host_name.strip().rstrip(".").lower() else f"{host_name} ({host})"
+        raise CertificateError(
+            field,
+            f"the certificate does not cover the host name {asked}; it covers: {covered} ({describe(cert)})",
+        )
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_u_labels(name: str) -> str:
+    """``xn--mnchen-3ya.example (münchen.example)`` for an internationalised name, else the name."""
+    if "xn--" not in name.lower():
+        return name
+    try:
+        unicode_name = _idna.decode(name) if _idna is not None else name.encode("ascii").decode("idna")
+    except (UnicodeError, ValueError):
+        return name
+    return f"{name} ({unicode_name})" if unicode_name != name.lower() else name
+
+
+def superseded_warnings(bundle: Bundle, *, field: str = DEFAULT_FIELD) -> list[str]:
+    """One warning per older certificate for the same key that the file also holds (not served)."""
+    kept = bundle.certificate
+    return [
+        f"{field}: the file also holds an older certificate for the same key ({describe(old)}, until "
+        f"{_human_date(old.not_valid_after_utc)}); the renewal until {_human_date(kept.not_valid_after_utc)} is used"
+        for old in bundle.superseded
+    ]
 
 
 def inspect(
@@ -733,8 +983,8 @@ def check_certificate(
     if warn_days < 0:
         raise CertificateError(field, f"warn_days must be 0 or more, got {warn_days}")
     moment = _utcnow(now)
-    bundle = load_bundle(data, password, field=field)
+    bundle = load_bundle(data, password, field=field, now=moment)
     validate(bundle, host_name=host_name, field=field, now=moment, policy=policy)
     info = inspect(bundle, now=moment, warn_days=warn_days)
     warning = expiry_warning(bundle, field=field, now=moment, warn_days=warn_days)
-    return bundle, info, [warning] if warning else []
+    return bundle, info, superseded_warnings(bundle, field=field) + ([warning] if warning else [])

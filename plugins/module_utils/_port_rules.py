@@ -8,11 +8,17 @@
 A listener is one ``address:port`` the appliance opens, named by the WUI field
 that asked for it.  Two listeners on one ``address:port`` clash, whichever
 service they belong to; ``0.0.0.0`` clashes with every address.
+
+What already listens on the host is read from ``/proc/net/tcp`` and
+``/proc/net/tcp6``: an IPv6 socket on ``[::]`` that also takes IPv4 (dual
+stack, Linux's default, e.g. Apache's ``Listen 80`` on Debian) holds the port on
+every IPv4 address too; ``[::1]`` or another IPv6 address holds only itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import typing as t
 
@@ -21,6 +27,8 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate im
 #: Microsoft's recommended range for the static RPC ports (guide 2.4 and 8).
 RPC_STATIC_RANGE = (59531, 60554)
 ANY_ADDRESS = "0.0.0.0"
+#: The IPv6 "any" address; a dual-stack socket on it also takes every IPv4 address.
+ANY_ADDRESS_V6 = "::"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,26 +94,92 @@ APPLIANCE_PROCESSES = ("haproxy", "stunnel4", "stunnel")
 
 @dataclasses.dataclass(frozen=True)
 class Socket:
-    """A TCP socket listening on the host, and the process holding it (if known)."""
+    """A TCP socket listening on the host, and the process holding it (if known).
+
+    ``address`` is an IPv4 address (``0.0.0.0`` for all), or an IPv6 one
+    (``::`` for all; an IPv4-mapped one is given as its IPv4 address, which is
+    what it holds). ``v6only`` says that a socket on ``::`` takes IPv6 only;
+    otherwise (dual stack, Linux's default) it holds the port on every IPv4
+    address too.
+    """
 
     address: str
     port: int
     process: str = ""
     pid: int = 0
+    v6only: bool = False
+
+    def holds(self, address: str) -> bool:
+        """True when this socket holds its port on the IPv4 ``address`` (so binding it there fails)."""
+        if self.address == ANY_ADDRESS_V6:
+            return not self.v6only
+        if ":" in self.address:  # a specific IPv6 address ([::1], fe80::1, ...) holds only itself
+            return False
+        return ANY_ADDRESS in (self.address, address) or self.address == address
+
+    def where(self) -> str:
+        """The socket's address as messages show it."""
+        if self.address == ANY_ADDRESS_V6:
+            return "[::] (IPv6 only)" if self.v6only else "[::] (every IPv6 and IPv4 address)"
+        if ":" in self.address:
+            return f"[{self.address}]"
+        return self.address
+
+
+def _proc_address(hex_address: str) -> str:
+    """The address of a ``/proc/net/tcp`` or ``/proc/net/tcp6`` line, as text.
+
+    The kernel prints the address as 32-bit words in the host's byte order
+    (little-endian on the hosts we target): one word for IPv4, four for IPv6.
+    """
+    raw = bytes.fromhex(hex_address)
+    packed = b"".join(raw[start : start + 4][::-1] for start in range(0, len(raw), 4))
+    if len(packed) == 4:
+        return str(ipaddress.IPv4Address(packed))
+    address = ipaddress.IPv6Address(packed)
+    return str(address.ipv4_mapped) if address.ipv4_mapped else str(address)
 
 
 def parse_proc_net_tcp(text: str) -> list[tuple[str, int, int]]:
-    """``(address, port, inode)`` of each LISTEN socket in ``/proc/net/tcp``."""
+    """``(address, port, inode)`` of each LISTEN socket in ``/proc/net/tcp`` or ``/proc/net/tcp6``."""
     sockets = []
     for line in text.splitlines()[1:]:
         fields = line.split()
         if len(fields) < 10 or fields[3] != "0A":  # 0A: TCP_LISTEN
             continue
         hex_address, hex_port = fields[1].split(":")
-        packed = bytes.fromhex(hex_address)[::-1]  # little-endian on the hosts we target
-        address = ".".join(str(octet) for octet in packed)
-        sockets.append((address, int(hex_port, 16), int(fields[9])))
+        sockets.append((_proc_address(hex_address), int(hex_port, 16), int(fields[9])))
     return sockets
+
+
+def listening_sockets(
+    tcp: str,
+    tcp6: str = "",
+    owners: t.Mapping[int, tuple[str, int]] | None = None,
+    bindv6only: bool = False,
+) -> list[Socket]:
+    """The host's listening sockets from the text of ``/proc/net/tcp`` and ``/proc/net/tcp6``.
+
+    ``owners`` maps a socket inode to the ``(process name, pid)`` holding it;
+    ``bindv6only`` is ``/proc/sys/net/ipv6/bindv6only`` (the default of
+    ``IPV6_V6ONLY``). ``/proc`` does not show a socket's own ``IPV6_V6ONLY``,
+    so a socket on ``[::]`` is taken for dual stack unless that default is on, or
+    an IPv4 socket listens on the same port (which a dual-stack one would not let
+    bind: e.g. nginx's ``listen 80`` next to ``listen [::]:80``).
+    """
+    owners = owners or {}
+    found = parse_proc_net_tcp(tcp)
+    ipv4_ports = {number for _address, number, _inode in found}
+    found += parse_proc_net_tcp(tcp6)
+    return [
+        Socket(
+            address,
+            number,
+            *owners.get(inode, ("", 0)),
+            v6only=address == ANY_ADDRESS_V6 and (bindv6only or number in ipv4_ports),
+        )
+        for address, number, inode in found
+    ]
 
 
 def configured_listeners(text: str) -> set[tuple[str, int]]:
@@ -120,6 +194,9 @@ def configured_listeners(text: str) -> set[tuple[str, int]]:
             words = words[0:1] + words[2:]
         if len(words) >= 2 and words[0] in ("bind", "accept", "peer") and ":" in words[1]:
             address, number = words[1].rsplit(":", 1)
+            address = address.strip("[]")  # [::]:443
+            if address == ":":  # haproxy's :::443
+                address = ANY_ADDRESS_V6
             if number.isdigit():
                 found.add((address or ANY_ADDRESS, int(number)))
     return found
@@ -142,17 +219,24 @@ def host_conflicts(
         for sock in sockets:
             if sock.port != wanted.port or sock.process in APPLIANCE_PROCESSES or (sock.address, sock.port) in own:
                 continue
-            if ANY_ADDRESS in (sock.address, wanted.address) or sock.address == wanted.address:
+            if sock.holds(wanted.address):
                 holder = f"{sock.process} (pid {sock.pid})" if sock.process else "another program"
-                problems.append(f"{wanted.field}: {wanted.port} is already used on {node} by {holder} on {sock.address}")
+                problems.append(f"{wanted.field}: {wanted.port} is already used on {node} by {holder} on {sock.where()}")
                 break
     return problems
 
 
 def not_listening(listeners: t.Iterable[Listener], sockets: t.Iterable[Socket]) -> list[Listener]:
     """The planned listeners no socket on the host listens on (yet)."""
-    open_ports = {(sock.address, sock.port) for sock in sockets}
+    sockets = list(sockets)
     return [
         wanted for wanted in listeners
-        if (wanted.address, wanted.port) not in open_ports and (ANY_ADDRESS, wanted.port) not in open_ports
+        if not any(sock.port == wanted.port and _serves(sock, wanted.address) for sock in sockets)
     ]
+
+
+def _serves(sock: Socket, address: str) -> bool:
+    """True when connections to the IPv4 ``address`` reach ``sock``."""
+    if sock.address == ANY_ADDRESS_V6:
+        return not sock.v6only
+    return sock.address in (address, ANY_ADDRESS)

@@ -18,9 +18,14 @@ description:
     (C(.pfx)/C(.p12)) such as the one Exchange exports.
   - Refuses, with a message that starts with the web UI label given in O(field), a file that is not a certificate,
     that has no private key or a key that does not belong to the certificate, a missing or wrong file password, a
-    certificate that has expired or is not valid yet, a weak or unsupported key, a certificate not meant for TLS
-    servers, a chain certificate that does not sign the certificate before it or has expired, and, when O(host_name) is
-    set, a certificate that does not cover that host name.
+    certificate that has expired or is not valid yet, a weak or unsupported key, a certificate or chain certificate
+    signed with SHA-1 or MD5, a CA certificate (C(basicConstraints CA:TRUE)) in place of a server certificate, a key
+    usage without C(digitalSignature), a certificate not meant for TLS servers, a certificate with no DNS name among
+    its subject alternative names (browsers and phones ignore the common name), a chain certificate that does not sign
+    the certificate before it or has expired, and, when O(host_name) is set, a certificate that does not cover that
+    host name.
+  - When the file holds an old and a renewed certificate for the same key, the renewal is used (of those valid now,
+    the one that expires last) and a warning names the one left aside.
   - "For example: 'HTTP(s) Service › Certificate: the certificate expired on 2026-01-01 (CN=mail.mydomain.local)'."
   - Returns what the web UI showed (Common Name, From, Until, Status) and more in RV(certificate). It warns when the
     certificate expires in less than O(warn_days) days.
@@ -78,8 +83,10 @@ options:
     description:
       - The fully qualified name clients use to reach the service, for example V(mail.mydomain.local). In the web UI
         this is the HTTP(s) service's field Host Name (FQDN).
-      - When set, the certificate must cover this name. Its subject alternative names are used when it has DNS names
-        there; only otherwise its common name (CN) is used.
+      - When set, the certificate must cover this name among its subject alternative names. The common name (CN) is
+        not used, as current browsers and phones ignore it.
+      - Internationalised names are compared in their IDNA A-label form, so V(münchen.mydomain.local) matches a
+        certificate for V(xn--mnchen-3ya.mydomain.local).
       - Wildcards follow RFC 6125. V(*.mydomain.local) covers V(mail.mydomain.local) (one left-most label) but not
         V(mydomain.local) nor V(a.mail.mydomain.local). Partial-label wildcards such as V(m*.mydomain.local) cover
         nothing.

@@ -17,7 +17,10 @@ description:
     appliance's own daemons (haproxy, stunnel), which keep their ports across a reload.
   - "Errors name the field as the guide's web UI does, for example
     'HTTP(s) Service › Virtual Service HTTPs port: 993 is already used by IMAP(s) Service › Virtual Service IMAPs port'."
-  - The module reads C(/proc/net/tcp) and C(/proc/<pid>/fd) and changes nothing.
+  - A program listening on V([::]) with IPv4 taken too (dual stack, Linux's default, e.g. Apache's C(Listen 80) on
+    Debian) holds the port on every IPv4 address; one on V([::1]) or another IPv6 address holds only that address.
+  - The module reads C(/proc/net/tcp), C(/proc/net/tcp6), C(/proc/sys/net/ipv6/bindv6only) and C(/proc/<pid>/fd) and
+    changes nothing.
 options:
   listeners:
     description:
@@ -112,15 +115,22 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules 
     configured_listeners,
     host_conflicts,
     listener,
+    listening_sockets,
     not_listening,
-    parse_proc_net_tcp,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
 
 
+def _read(path: str) -> str:
+    """The text of a /proc file, or "" when it is absent (/proc/net/tcp6 with IPv6 off)."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return ""
+
+
 def _listening_sockets() -> list[Socket]:
-    with open("/proc/net/tcp", encoding="ascii") as handle:
-        found = parse_proc_net_tcp(handle.read())
     owners: dict[int, tuple[str, int]] = {}
     for pid in (entry for entry in os.listdir("/proc") if entry.isdigit()):
         try:
@@ -135,7 +145,12 @@ def _listening_sockets() -> list[Socket]:
                     owners[int(target[8:-1])] = (name, int(pid))
         except OSError:
             continue  # not ours to look into (root without CAP_SYS_PTRACE, e.g. in a container)
-    return [Socket(address, port, *owners.get(inode, ("", 0))) for address, port, inode in found]
+    return listening_sockets(
+        _read("/proc/net/tcp"),
+        _read("/proc/net/tcp6"),
+        owners,
+        bindv6only=_read("/proc/sys/net/ipv6/bindv6only").strip() == "1",
+    )
 
 
 def _own_listeners(paths: list[str]) -> set[tuple[str, int]]:

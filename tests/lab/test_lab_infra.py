@@ -130,7 +130,8 @@ def test_pki_index_lists_existing_files():
             assert (PKI / rel).is_file(), (key, rel)
     for needed in ("ca", "mail", "mail_ecdsa", "hub", "bad_expired", "bad_not_yet_valid", "bad_wrong_host",
                    "bad_key_mismatch", "bad_weak_rsa1024", "bad_self_signed", "bad_pfx_wrong_password",
-                   "bad_not_a_cert"):
+                   "bad_not_a_cert", "bad_cn_only", "bad_ca_leaf", "bad_no_digital_signature", "bad_sha1",
+                   "bad_sha1_intermediate"):
         assert needed in entries, needed
 
 
@@ -174,3 +175,14 @@ def test_bad_certificates_are_bad_in_the_documented_way():
     r = subprocess.run(["openssl", "verify", "-CAfile", str(PKI / "ca.crt"), "-untrusted", str(PKI / "chain.crt"),
                         str(PKI / entries["bad_expired"]["files"]["crt"])], capture_output=True, text=True)
     assert r.returncode != 0 and "expired" in (r.stdout + r.stderr)
+    # what the certificate check refuses although the chain verifies (tests/unit/test_lab_pki_refusals.py: why)
+    cn_only = _cert(entries["bad_cn_only"]["files"]["crt"])
+    with pytest.raises(x509.ExtensionNotFound):
+        cn_only.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert _cert(entries["bad_ca_leaf"]["files"]["crt"]).extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    usage = _cert(entries["bad_no_digital_signature"]["files"]["crt"]).extensions.get_extension_for_class(x509.KeyUsage)
+    assert not usage.value.digital_signature
+    assert _cert(entries["bad_sha1"]["files"]["crt"]).signature_hash_algorithm.name == "sha1"
+    r = subprocess.run(["openssl", "verify", "-auth_level", "0", "-CAfile", str(PKI / "ca.crt"), "-untrusted",
+                        str(PKI / "chain.crt"), str(PKI / entries["bad_sha1"]["files"]["crt"])], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr  # a real SHA-1 signature of the lab's issuing CA

@@ -15,8 +15,11 @@ import typing as t
 
 import pytest
 from cryptography import x509
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -50,6 +53,7 @@ def make_cert(
     ca: bool = False,
     eku: list[x509.ObjectIdentifier] | None = None,
     serial: int = 0x1A2B3C4D,
+    key_usage: x509.KeyUsage | None = None,
 ) -> x509.Certificate:
     """A certificate for ``key``, signed by ``issuer`` (certificate, key) or self-signed."""
     issuer_name = issuer[0].subject if issuer else _name(common_name)
@@ -74,8 +78,47 @@ def make_cert(
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    if key_usage:
+        builder = builder.add_extension(key_usage, critical=True)
     algorithm = None if isinstance(signing_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(signing_key, algorithm)
+
+
+def key_usage(*usages: str) -> x509.KeyUsage:
+    """A keyUsage extension with the given usages (``digital_signature``, ``key_encipherment``, ...)."""
+    names = (
+        "digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
+        "key_cert_sign", "crl_sign", "encipher_only", "decipher_only",
+    )
+    return x509.KeyUsage(**{name: name in usages for name in names})
+
+
+SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")
+WEAK_SIGNATURES = {
+    "SHA-1": (hashes.SHA1(), bytes.fromhex("06092a864886f70d010105")),  # sha1WithRSAEncryption
+    "MD5": (hashes.MD5(), bytes.fromhex("06092a864886f70d010104")),  # md5WithRSAEncryption
+}
+
+
+def weakly_signed(cert: x509.Certificate, issuer_key: rsa.RSAPrivateKey, weak: str) -> x509.Certificate:
+    """``cert`` (signed sha256WithRSA by ``issuer_key``) signed again with SHA-1 or MD5.
+
+    cryptography's builder no longer signs with those, as CAs no longer do: the two
+    sha256WithRSAEncryption OIDs (in the signed part and outside it) become the weak
+    one, of the same length, and the signed part is signed again by hand.
+    """
+    algorithm, oid = WEAK_SIGNATURES[weak]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    assert der.count(SHA256_WITH_RSA) == 2 and der.endswith(cert.signature)
+    der = der.replace(SHA256_WITH_RSA, oid)
+    try:
+        signature = issuer_key.sign(x509.load_der_x509_certificate(der).tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+    except Exception:  # pylint: disable=broad-exception-caught
+        pytest.skip(f"this OpenSSL build does not sign with {weak}")
+    assert len(signature) == len(cert.signature)
+    weak_cert = x509.load_der_x509_certificate(der[: -len(signature)] + signature)
+    assert isinstance(weak_cert.signature_hash_algorithm, type(algorithm))
+    return weak_cert
 
 
 def pem(*items: t.Any, password: str | None = None, newline: bytes = b"\n") -> bytes:
@@ -138,6 +181,25 @@ class Pki:
         weak_key = _weak_rsa()
         weak = make_cert("Weak Issuing CA", weak_key, (self.root, self.root_key), ca=True)
         return make_cert(HOST, self.key, (weak, weak_key), sans=[HOST]), self.key, [weak, self.root]
+
+    def weak_leaf(self, weak: str) -> tuple[x509.Certificate, t.Any, list[x509.Certificate]]:
+        """A leaf signed by the (RSA) root with SHA-1 or MD5."""
+        return weakly_signed(make_cert(HOST, self.key, (self.root, self.root_key), sans=[HOST]), self.root_key, weak), self.key, [self.root]
+
+    def weak_intermediate(self, weak: str) -> tuple[x509.Certificate, t.Any, list[x509.Certificate]]:
+        """A SHA-256 leaf whose intermediate (RSA) the root signed with SHA-1 or MD5."""
+        inter_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        inter = make_cert("Old Issuing CA", inter_key, (self.root, self.root_key), ca=True)
+        leaf = make_cert(HOST, self.key, (inter, inter_key), sans=[HOST])
+        return leaf, self.key, [weakly_signed(inter, self.root_key, weak), self.root]
+
+    def weak_root(self) -> tuple[x509.Certificate, t.Any, list[x509.Certificate]]:
+        """A SHA-256 leaf and intermediate under a root that signed itself with SHA-1 (a trust anchor: fine)."""
+        root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        root = weakly_signed(make_cert("Old Root CA", root_key, ca=True), root_key, "SHA-1")
+        inter_key = ec.generate_private_key(ec.SECP256R1())
+        inter = make_cert("Old Issuing CA", inter_key, (root, root_key), ca=True)
+        return make_cert(HOST, self.key, (inter, inter_key), sans=[HOST]), self.key, [inter, root]
 
     def bundle(self, cert: x509.Certificate | None = None, key: t.Any = None, chain: bool = True) -> bytes:
         return pem(cert or self.leaf, *((self.inter, self.root) if chain else ()), key or self.key)
@@ -254,6 +316,19 @@ LOAD_REFUSED: list[tuple[str, t.Callable[[Pki], tuple[bytes, str | None]], str]]
         "chain-impostor-issuer",
         lambda p: (pem(p.leaf, make_cert("MyDomain Issuing CA", p.other_key, ca=True), p.key), None),
         r"CN=MyDomain Issuing CA has the name of the issuer of CN=mail\.mydomain\.local but did not sign it",
+    ),
+    (
+        # a SHA-1 signature is checked by hand: a stranger of the issuer's name is still caught
+        "chain-impostor-issuer-sha1",
+        lambda p: (
+            pem(
+                weakly_signed(make_cert(HOST, p.key, (p.root, p.root_key), sans=[HOST]), p.root_key, "SHA-1"),
+                make_cert("MyDomain Root CA", p.rsa_key, ca=True),
+                p.key,
+            ),
+            None,
+        ),
+        r"CN=MyDomain Root CA has the name of the issuer of CN=mail\.mydomain\.local but did not sign it",
     ),
     (
         "chain-after-self-signed",
@@ -375,16 +450,79 @@ VALIDATE: list[tuple[str, t.Callable[[Pki], tuple[x509.Certificate, t.Any, list[
         "legacy.mydomain.local",
         r"it covers: mail\.mydomain\.local \(CN=legacy\.mydomain\.local\)$",
     ),
-    ("cn-only-ok", lambda p: (p.issue(HOST, sans=[]), p.key, []), HOST, None),
-    ("cn-only-wildcard-ok", lambda p: (p.issue("*.mydomain.local", sans=[]), p.key, []), HOST, None),
+    (
+        # browsers and phones ignore the CN: a certificate naming its host only there is refused, host name or not
+        "cn-only",
+        lambda p: (p.issue(HOST, sans=[]), p.key, []),
+        HOST,
+        r"^the certificate has no DNS name among its subject alternative names \(SAN\), only the common name "
+        r"CN=mail\.mydomain\.local: browsers and phones ignore the common name and refuse it; have it reissued "
+        r"with mail\.mydomain\.local as a DNS subject alternative name$",
+    ),
+    ("cn-only-wildcard", lambda p: (p.issue("*.mydomain.local", sans=[]), p.key, []), HOST, r"only the common name CN=\*\.mydomain"),
+    ("cn-only-no-host-name-check", lambda p: (p.issue(HOST, sans=[]), p.key, []), None, r"no DNS name among its subject alternative"),
+    ("cn-and-ip-sans-only", lambda p: (p.issue(HOST, sans=["10.0.0.10"]), p.key, []), HOST, r"no DNS name among its subject alternative"),
     (
         "no-names",
         lambda p: (p.issue("", sans=[]), p.key, []),
         HOST,
-        r"it covers: no host name at all",
+        r"^the certificate names no host: it has no DNS name among its subject alternative names \(SAN\) and no common name",
     ),
     ("ip-san-ok", lambda p: (p.issue(HOST, sans=[HOST, "10.0.0.10"]), p.key, []), "10.0.0.10", None),
+    ("ip-san-only-for-an-address-ok", lambda p: (p.issue("10.0.0.10", sans=["10.0.0.10"]), p.key, []), "10.0.0.10", None),
     ("ip-not-in-dns-sans", lambda p: (p.issue("10.0.0.10", sans=[HOST]), p.key, []), "10.0.0.10", r"does not cover"),
+    (
+        "ip-in-cn-only",
+        lambda p: (p.issue("10.0.0.10", sans=[]), p.key, []),
+        "10.0.0.10",
+        r"does not cover the host name 10\.0\.0\.10; it covers: no host name at all",
+    ),
+    (
+        "ca-true-leaf",
+        lambda p: (p.issue(ca=True), p.key, [p.inter]),
+        HOST,
+        r"^the certificate is a CA certificate \(basicConstraints CA:TRUE\), not a server certificate: browsers and "
+        r"phones refuse a CA certificate offered by a server; .*\(CN=mail\.mydomain\.local\)$",
+    ),
+    (
+        "key-usage-without-digital-signature",
+        lambda p: (p.issue(key=p.rsa_key, key_usage=key_usage("key_encipherment")), p.rsa_key, []),
+        HOST,
+        r"^the certificate's key usage \(keyEncipherment\) lacks digitalSignature, which the TLS handshake needs",
+    ),
+    (
+        "key-usage-cert-sign-only",
+        lambda p: (p.issue(key_usage=key_usage("key_cert_sign", "crl_sign")), p.key, []),
+        HOST,
+        r"^the certificate's key usage \(keyCertSign, cRLSign\) lacks digitalSignature",
+    ),
+    ("key-usage-rsa-ok", lambda p: (p.issue(key=p.rsa_key, key_usage=key_usage("digital_signature", "key_encipherment")), p.rsa_key, []), HOST, None),
+    ("key-usage-ec-ok", lambda p: (p.issue(key_usage=key_usage("digital_signature", "key_agreement")), p.key, []), HOST, None),
+    (
+        "sha1-signed-leaf",
+        lambda p: p.weak_leaf("SHA-1"),
+        HOST,
+        r"^the certificate is signed with SHA-1, a hash browsers and phones no longer trust .*: have it reissued "
+        r"signed with SHA-256 \(CN=mail\.mydomain\.local\)$",
+    ),
+    ("md5-signed-leaf", lambda p: p.weak_leaf("MD5"), HOST, r"^the certificate is signed with MD5, a hash browsers"),
+    (
+        "sha1-signed-intermediate",
+        lambda p: p.weak_intermediate("SHA-1"),
+        HOST,
+        r"^the chain certificate is signed with SHA-1, .*\(CN=Old Issuing CA\)$",
+    ),
+    ("sha1-self-signed-root-ok", lambda p: p.weak_root(), HOST, None),
+    ("idna-u-label-host-a-label-san-ok", lambda p: (p.issue("xn--mnchen-3ya.mydomain.local"), p.key, []), "München.mydomain.local", None),
+    ("idna-a-label-host-ok", lambda p: (p.issue("xn--mnchen-3ya.mydomain.local"), p.key, []), "xn--mnchen-3ya.mydomain.local", None),
+    ("idna-wildcard-ok", lambda p: (p.issue("*.xn--mnchen-3ya.mydomain.local"), p.key, []), "mail.münchen.mydomain.local", None),
+    (
+        "idna-wrong-name",
+        lambda p: (p.issue("xn--mnchen-3ya.mydomain.local"), p.key, []),
+        "köln.mydomain.local",
+        r"^the certificate does not cover the host name köln\.mydomain\.local \(xn--kln-sna\.mydomain\.local\); "
+        r"it covers: xn--mnchen-3ya\.mydomain\.local \(münchen\.mydomain\.local\)",
+    ),
     (
         "weak-rsa-1024",
         lambda p: p.issued_with(_weak_rsa()),
@@ -485,6 +623,100 @@ def test_matches_pattern(pattern: str, host_name: str, expected: bool) -> None:
 def test_normalize_host_name_idna() -> None:
     assert certificate.normalize_host_name("München.Example.COM.") == "xn--mnchen-3ya.example.com"
     assert certificate.normalize_host_name("::1") == "::1"
+
+
+# (pattern from the certificate, host name, expected): names compare in IDNA A-label form
+IDNA_PATTERNS = [
+    ("xn--mnchen-3ya.example.com", "münchen.example.com", True),
+    ("xn--mnchen-3ya.example.com", "MÜNCHEN.example.com", True),
+    ("münchen.example.com", "xn--mnchen-3ya.example.com", True),  # a U-label in a certificate (not allowed, seen)
+    ("*.xn--mnchen-3ya.example.com", "mail.münchen.example.com", True),
+    ("*.münchen.example.com", "mail.xn--mnchen-3ya.example.com", True),
+    ("xn--mnchen-3ya.example.com", "munchen.example.com", False),
+    ("xn--mnchen-3ya.example.com", "xn--mnchen-3ya.example.com", True),
+    ("xn--kln-sna.example.com", "münchen.example.com", False),
+]
+
+
+@pytest.mark.parametrize("pattern, host_name, expected", IDNA_PATTERNS)
+def test_matches_pattern_idna(pattern: str, host_name: str, expected: bool) -> None:
+    assert certificate.matches_pattern(pattern, host_name) is expected
+
+
+def test_idna_uses_the_idna_package_when_installed_else_the_builtin_codec(monkeypatch: pytest.MonkeyPatch) -> None:
+    if certificate._idna is not None:  # pylint: disable=protected-access
+        # UTS #46 non-transitional, as browsers: ß stays a letter of its own
+        assert certificate.to_a_labels("straße.example") == "xn--strae-oqa.example"
+    monkeypatch.setattr(certificate, "_idna", None)
+    assert certificate.to_a_labels("straße.example") == "strasse.example"  # IDNA 2003 maps it to ss
+    assert certificate.normalize_host_name("München.Example.COM.") == "xn--mnchen-3ya.example.com"
+    assert certificate.matches_pattern("xn--mnchen-3ya.example.com", "münchen.example.com")
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcmnäöüéñçø", min_size=1, max_size=12), min_size=1, max_size=3))
+def test_an_internationalised_name_matches_its_a_label_form(labels: list[str]) -> None:
+    host = ".".join([*labels, "example"])
+    a_labels = certificate.to_a_labels(host)
+    assert a_labels.isascii()
+    assert certificate.normalize_host_name(host.upper() + ".") == a_labels
+    assert certificate.matches_pattern(a_labels, host) and certificate.matches_pattern(host, a_labels)
+    assert certificate.matches_pattern("*." + a_labels, "mail." + host)
+    assert not certificate.matches_pattern("*." + a_labels, host)
+
+
+# --- an old and a renewed certificate for the same key in one file --------------------------------
+
+
+def test_the_renewal_is_served_and_the_old_certificate_set_aside(pki: Pki) -> None:
+    old = pki.issue(not_before=NOW - 400 * DAY, not_after=NOW + 10 * DAY, serial=1)
+    new = pki.issue(not_before=NOW - DAY, not_after=NOW + 400 * DAY, serial=2)
+    for data in (pem(old, new, pki.inter, pki.root, pki.key), pem(pki.key, pki.root, new, pki.inter, old)):
+        bundle = certificate.load_bundle(data, None, field=FIELD, now=NOW)
+        assert bundle.certificate == new
+        assert bundle.chain == (pki.inter, pki.root)
+        assert bundle.superseded == (old,)
+        assert x509.load_pem_x509_certificates(certificate.combined_pem(bundle)) == [new, pki.inter, pki.root]
+    _bundle, info, warnings = certificate.check_certificate(pem(old, new, pki.inter, pki.key), None, field=FIELD, host_name=HOST, now=NOW)
+    assert info.serial == "02"
+    assert warnings == [
+        f"{FIELD}: the file also holds an older certificate for the same key (CN=mail.mydomain.local, until "
+        "2026-06-11 12:00:00 UTC); the renewal until 2027-07-06 12:00:00 UTC is used"
+    ]
+
+
+def test_an_expired_certificate_next_to_its_renewal_is_no_refusal(pki: Pki) -> None:
+    old = pki.issue(not_before=NOW - 400 * DAY, not_after=NOW - 10 * DAY, serial=1)
+    new = pki.issue(serial=2)
+    bundle, _info, _warnings = certificate.check_certificate(pem(new, old, pki.inter, pki.key), None, field=FIELD, host_name=HOST, now=NOW)
+    assert bundle.certificate == new
+
+
+def test_a_renewal_not_valid_yet_waits_its_turn(pki: Pki) -> None:
+    old = pki.issue(serial=1)
+    new = pki.issue(not_before=NOW + 5 * DAY, not_after=NOW + 400 * DAY, serial=2)
+    assert certificate.load_bundle(pem(old, new, pki.key), None, now=NOW).certificate == old
+    assert certificate.load_bundle(pem(old, new, pki.key), None, now=NOW + 6 * DAY).certificate == new
+
+
+def test_when_none_is_valid_the_latest_is_refused_with_its_dates(pki: Pki) -> None:
+    older = pki.issue(not_before=NOW - 800 * DAY, not_after=NOW - 400 * DAY, serial=1)
+    old = pki.issue(not_before=NOW - 400 * DAY, not_after=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc), serial=2)
+    with pytest.raises(CertificateError, match=r"the certificate expired on 2026-01-01 \(CN=mail"):
+        certificate.check_certificate(pem(older, old, pki.key), None, field=FIELD, now=NOW)
+
+
+def test_the_old_certificates_intermediate_goes_with_it(pki: Pki) -> None:
+    """The renewal comes from a renewed intermediate (same name, new key); the old one chains only the old leaf."""
+    old_inter_key = ec.generate_private_key(ec.SECP256R1())
+    old_inter = make_cert("MyDomain Issuing CA", old_inter_key, (pki.root, pki.root_key), ca=True, serial=7)
+    old = make_cert(HOST, pki.key, (old_inter, old_inter_key), sans=[HOST], not_after=NOW + 10 * DAY, serial=1)
+    new = pki.issue(serial=2)
+    bundle = certificate.load_bundle(pem(old, old_inter, new, pki.inter, pki.root, pki.key), None, now=NOW)
+    assert (bundle.certificate, bundle.chain, bundle.superseded) == (new, (pki.inter, pki.root), (old,))
+    # a certificate that chains neither is still refused
+    with pytest.raises(CertificateError, match=r"the chain certificate CN=Other Root CA does not sign"):
+        certificate.load_bundle(pem(old, old_inter, new, pki.inter, pki.other_root, pki.key), None, now=NOW)
 
 
 # --- inspection ----------------------------------------------------------------------------------

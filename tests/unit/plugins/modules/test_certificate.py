@@ -72,6 +72,7 @@ def _cert(
     issuer: tuple[x509.Certificate, t.Any] | None = None,
     days: int = 365,
     ca: bool = False,
+    dns_san: bool | None = None,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -85,7 +86,7 @@ def _cert(
         .not_valid_after(now + days * DAY)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
-    if not ca:
+    if dns_san if dns_san is not None else not ca:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
     return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
 
@@ -99,11 +100,15 @@ class Files:
         self.ca = _cert("MyDomain Root CA", ca_key, ca=True, days=3650)
         inter_key = ec.generate_private_key(ec.SECP256R1())
         self.inter = _cert("MyDomain Issuing CA", inter_key, (self.ca, ca_key), ca=True, days=1000)
+
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.leaf = _cert(HOST, self.key, (self.inter, inter_key))
         self.soon = _cert(HOST, self.key, (self.inter, inter_key), days=10)
         self.expired = _cert(HOST, self.key, (self.inter, inter_key), days=-1)
         self.self_signed = _cert(HOST, self.key)
+        self.cn_only = _cert(HOST, self.key, (self.inter, inter_key), dns_san=False)
+        self.ca_leaf = _cert(HOST, self.key, (self.inter, inter_key), ca=True, dns_san=True)
+        self.renewed = _cert(HOST, self.key, (self.inter, inter_key), days=400)
 
     def write(self, name: str, data: bytes) -> str:
         path = self.dir / name
@@ -177,6 +182,13 @@ REFUSED: list[tuple[str, t.Callable[[Files], dict[str, t.Any]], str]] = [
         r"does not cover the host name owa\.other\.local; it covers: mail\.mydomain\.local",
     ),
     ("expired", lambda f: {"src": f.pem(cert=f.expired)}, r"the certificate expired on .* \(CN=mail\.mydomain\.local\)$"),
+    (
+        "cn-only",
+        lambda f: {"src": f.pem(cert=f.cn_only), "host_name": HOST},
+        r"^HTTP\(s\) Service › Certificate: the certificate has no DNS name among its subject alternative names \(SAN\), "
+        r"only the common name CN=mail\.mydomain\.local: browsers and phones ignore the common name and refuse it",
+    ),
+    ("ca-leaf", lambda f: {"src": f.pem(cert=f.ca_leaf)}, r"^HTTP\(s\) Service › Certificate: the certificate is a CA certificate"),
     ("negative-warn-days", lambda f: {"src": f.pem(), "warn_days": -1}, r"warn_days must be 0 or more"),
 ]
 
@@ -206,6 +218,18 @@ def test_warn_days_zero_is_quiet(files: Files, fake_exits: list[str]) -> None:
     result = run({"src": files.pem(cert=files.soon), "warn_days": 0})
     assert result.result["certificate"]["status"] == "valid"
     assert not fake_exits
+
+
+def test_the_renewal_in_a_file_with_the_old_certificate_is_installed(files: Files, fake_exits: list[str]) -> None:
+    dest = files.dir / "https.pem"
+    pem = files.pem(cert=files.leaf).replace(".pem", "-both.pem")
+    with open(files.pem(cert=files.leaf), "rb") as old, open(pem, "wb") as both:
+        both.write(files.renewed.public_bytes(serialization.Encoding.PEM) + old.read())
+    result = run({"src": pem, "host_name": HOST, "field": FIELD, "dest": str(dest)})
+    assert not result.failed, result.result
+    assert result.result["certificate"]["days_left"] in (399, 400)
+    assert x509.load_pem_x509_certificates(dest.read_bytes())[0] == files.renewed
+    assert len(fake_exits) == 1 and fake_exits[0].startswith(f"{FIELD}: the file also holds an older certificate for the same key")
 
 
 def test_self_signed_status(files: Files) -> None:
