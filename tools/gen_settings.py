@@ -129,8 +129,20 @@ def option(setting: Setting) -> dict[str, t.Any]:
 
 def argument_specs_yml() -> str:
     entry = dict(ENTRY_POINT)
-    entry["options"] = {setting.variable: option(setting) for setting in SETTINGS.values()}
-    return f"---\n# {GENERATED}\n" + _dump({"argument_specs": {"main": entry}})
+    # not the passwords: the spec's check renders every option it names as a template, and a password
+    # may hold '{{' (lookup('exchange_lb.appliance.secret') reads them; the plan checks the rest)
+    entry["options"] = {setting.variable: option(setting) for setting in SETTINGS.values() if not setting.secret}
+    passwords = {
+        "short_description": "The appliance's passwords, read by the main entry point (documentation only)",
+        "description": [
+            "The passwords the main entry point reads. They are not among its options: the options' check renders each"
+            " value as a template, and a password may hold C({{) or C({%). The role reads them with the"
+            " P(exchange_lb.appliance.secret#lookup) lookup, which takes any characters and never prints them.",
+            "There is no C(tasks/passwords.yml): set these variables and run the main entry point.",
+        ],
+        "options": {setting.variable: option(setting) for setting in SETTINGS.values() if setting.secret},
+    }
+    return f"---\n# {GENERATED}\n" + _dump({"argument_specs": {"main": entry, "passwords": passwords}})
 
 
 # --- vars/main.yml -----------------------------------------------------------------------
@@ -160,7 +172,7 @@ def vars_yml() -> str:
     for outer, lines in nested.items():
         text = text.replace(f"<{outer}>", "\n".join(lines))
     passwords = ",\n      ".join(
-        f"'{match.group(1)}': {setting.variable}"
+        f"'{match.group(1)}': lookup('exchange_lb.appliance.secret', '{setting.variable}')"
         for setting in SETTINGS.values()
         if (match := re.fullmatch(r"(\w+?)_certificate_password", setting.name))
     )
@@ -184,7 +196,8 @@ def survey_text(setting: Setting) -> str:
     if setting.survey_doc:
         return setting.survey_doc
     text = " ".join(option(setting)["description"])
-    return re.sub(r"\b[VOCM]\(([^)]*)\)", r"\1", text)
+    # O(collection#role:entry:option) names an option of another entry point: the option's own name
+    return re.sub(r"\b[VOCM]\((?:[\w.]+#role:\w+:)?([^)]*)\)", r"\1", text)
 
 
 def question(setting: Setting) -> dict[str, t.Any]:

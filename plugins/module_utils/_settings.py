@@ -1351,7 +1351,7 @@ SECTIONS: tuple[Section, ...] = (
                 doc=(
                     (
                         "Setup tab › System › admin password. Protects haproxy's statistics page and Prometheus metrics"
-                        " (C(/metrics)) on each node's own address and O(exchange_stats_port). Empty (the default)"
+                        " (C(/metrics)) on each node's own address and O(exchange_lb.appliance.exchange#role:main:exchange_stats_port). Empty (the default)"
                         " serves neither - never open without a password. Stored on the node only as a SHA-512 crypt"
                         " hash. Never logged."
                     ),
@@ -1359,7 +1359,7 @@ SECTIONS: tuple[Section, ...] = (
                 secret=True,
                 survey="System › admin password",
                 plan_key="stats_enabled",
-                plan_value="{{ exchange_admin_password | length > 0 }}",
+                plan_value="{{ lookup('exchange_lb.appliance.secret', 'exchange_admin_password') | length > 0 }}",
                 plan_default=False,
             ),
             Setting(
@@ -1387,7 +1387,7 @@ SECTIONS: tuple[Section, ...] = (
                         " C(prometheus-node-exporter) and serve the system's metrics and the node's VRRP state"
                         " (C(exchange_lb_vrrp_state)) on each node's own address and O(exchange_node_metrics_port),"
                         " behind the admin user and password like haproxy's metrics; the firewall lets only"
-                        " O(exchange_admin_networks) in. Needs O(exchange_admin_password)."
+                        " O(exchange_admin_networks) in. Needs O(exchange_lb.appliance.exchange#role:passwords:exchange_admin_password)."
                     ),
                     "Off by default, so a node_exporter your monitoring already deploys does not clash with this one.",
                 ),

@@ -39,7 +39,12 @@ JOBS = load(AWX / "job_templates.yml")["exlb_awx_job_templates"]
 
 def spec_of(job: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
     specs = load(ROOT / "roles" / job["role"] / "meta" / "argument_specs.yml")["argument_specs"]
-    return specs[job["entry_point"]]["options"] or {}
+    options = dict(specs[job["entry_point"]]["options"] or {})
+    # the passwords the main entry point reads are documented in an entry point of their own
+    # (the options' check would render them as templates)
+    if job["entry_point"] == "main" and "passwords" in specs:
+        options.update(specs["passwords"]["options"])
+    return options
 
 
 def role_defaults(job: dict[str, t.Any]) -> dict[str, t.Any]:
