@@ -9,8 +9,7 @@ DOCUMENTATION = r"""
 name: secret
 short_description: A password variable, whatever characters it holds, never printed
 version_added: 1.0.0
-author:
-  - exchange_lb developers
+author: exchange_lb developers (@exchange-lb)
 description:
   - Returns the value of each named variable, for the appliance's passwords (the admin password, the
     certificate file passwords).
