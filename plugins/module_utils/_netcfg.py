@@ -628,7 +628,8 @@ def _read_key(stream: t.TextIO, timeout: float) -> str:
         ready = select.select([fd], [], [], timeout)[0]
         return os.read(fd, 1).decode(errors="replace") if ready else ""
     try:
-        tty.setcbreak(fd)
+        # TCSANOW: a key typed since the prompt appeared stays (the default, TCSAFLUSH, drops it)
+        tty.setcbreak(fd, termios.TCSANOW)
         ready = select.select([fd], [], [], timeout)[0]
         return os.read(fd, 1).decode(errors="replace") if ready else ""
     finally:

@@ -255,6 +255,19 @@ def test_wizard_static_applied(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any)
     )
 
 
+def test_a_key_typed_right_after_the_prompt_is_not_lost() -> None:
+    # A console (a serial line, a script, a fast typist) may answer before the wizard sets the
+    # terminal to single keys: that key counts.
+    main, console = os.openpty()
+    try:
+        os.write(main, b"s")
+        with os.fdopen(os.dup(console), "r") as stream:
+            assert _netcfg._read_key(stream, 1.0) == "s"
+    finally:
+        os.close(main)
+        os.close(console)
+
+
 def test_wizard_names_the_ssh_account_it_was_given(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
     # The appliance image's admin account; never root (Debian's sshd refuses root's password).
     code, text, _applied, _marker = _wizard(monkeypatch, tmp_path, "s", "10.0.0.17\n255.255.0.0\n10.0.1.1\ny\n", ["10.0.0.17"],
