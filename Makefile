@@ -32,12 +32,15 @@ SCENARIOS_DEBIAN13 ?= data_offload data_bridge
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux \
 	wrk haproxy keepalived nftables
+# make image: sfdisk (fdisk), qemu-img; make image-test: KVM's qemu and pexpect/pytest for the system
+# python (not in make test yet: make deps does not install them)
+IMAGE_PACKAGES := fdisk qemu-utils qemu-system-x86 python3-pexpect python3-pytest
 
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
-	lab-test molecule molecule-debian13 build clean \
+	lab-test molecule molecule-debian13 build clean image image-deps image-test \
 	bench bench-smoke drills drills-smoke sslyze
 
 help:
@@ -46,6 +49,7 @@ help:
 	@echo "make lab-down - remove every container and network the lab made"
 	@echo "make bench  - performance figures (bench/results/, docs/performance.md); bench-smoke: the short CI run (same code, tiny counts)"
 	@echo "make drills - reliability drills; drills-smoke: the short CI run"
+	@echo "make image  - the appliance VM image (.build/image/*.qcow2, docs/image.md); image-test boots it under KVM"
 
 # --- setup ------------------------------------------------------------------
 # A Debian policy-rc.d that refuses every start (exit 101) while apt-get runs: the packages' daemons
@@ -187,6 +191,23 @@ build: venv
 	  $(CURDIR)/$(BIN)/ansible-playbook --syntax-check -i $(CURDIR)/inventories/lab exchange_lb.appliance.site
 	@echo "==> the built collection installs; its playbook, roles and modules resolve by FQCN"
 
+
+# --- the appliance VM image (docs/image.md) ------------------------------------------------------
+# A bootable Debian disk from the lab node's recipe (lab/image), as qcow2 under .build/image; its
+# packages cached in .build/image/debcache. image-test boots it under KVM and drives the first-boot
+# wizard on the serial console (not part of make test yet).
+IMAGE_DIR := .build/image
+IMAGE_QCOW2 := $(IMAGE_DIR)/exchange-lb-appliance-debian12.qcow2
+image-deps:
+	@$(MAKE) --no-print-directory deps HOST_PACKAGES="$(IMAGE_PACKAGES)"
+
+image: deps image-deps venv
+	nice -n 10 lab/image/build-vm.sh $(IMAGE_DIR)
+
+image-test: deps image-deps
+	@test -s $(IMAGE_QCOW2) || $(MAKE) --no-print-directory image
+	/usr/bin/python3 -m pytest -q -s tests/image
+	@cat $(IMAGE_DIR)/boot-report.txt
 
 # --- benchmarks and drills (bench/README.md) -----------------------------------
 # Containers exlb-bench-* in 10.89.60.80-91, converged with site.yml, removed afterwards.

@@ -30,6 +30,7 @@ Commands: show, check, plan, apply, confirm, rollback, wizard (see ``--help``).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import functools
 import ipaddress
 import json
@@ -636,7 +637,8 @@ def _read_key(stream: t.TextIO, timeout: float) -> str | None:
         import tty  # pylint: disable=import-outside-toplevel
 
         saved = termios.tcgetattr(fd)
-        tty.setcbreak(fd)
+        # TCSANOW: a key typed since the prompt appeared stays (the default, TCSAFLUSH, drops it)
+        tty.setcbreak(fd, termios.TCSANOW)
     except Exception:  # pylint: disable=broad-exception-caught  # ImportError, termios.error: no terminal
         saved = None
     try:
@@ -747,8 +749,26 @@ def _wizard_apply(out: t.TextIO, raw: t.Mapping[str, t.Any], dhcp_wait: float, r
         return None
 
 
-def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextIO = sys.stdin, out: t.TextIO = sys.stdout) -> int:
-    """The console dialogue of the guide's first boot; applies through :func:`apply`."""
+def _take_console(lock: str) -> int | None:
+    """The wizard's lock (a descriptor kept open until the process ends), or None when another console holds it."""
+    os.makedirs(os.path.dirname(lock) or ".", exist_ok=True)
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(handle)
+        return None
+    return handle
+
+
+def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextIO = sys.stdin, out: t.TextIO = sys.stdout,
+           ssh_user: str = "", lock: str = "") -> int:
+    """The console dialogue of the guide's first boot; applies through :func:`apply`.
+
+    ``lock``: the wizard runs on several consoles (the screen and the serial port); the first one that
+    is answered (or whose D/s prompt times out first) configures the box, the others step aside.
+    ``ssh_user``: the account the summary tells the administrator to log in with over SSH.
+    """
     say = out.write
     base: dict[str, t.Any] = {
         "exchange_network_interface": interface,
@@ -757,7 +777,13 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
         "exchange_network_static_routes": [],
         "exchange_network_dns_servers": [],
     }
-    if _choose(out, inp, prompt_seconds) == "s":
+    choice = _choose(out, inp, prompt_seconds)
+    held = _take_console(lock) if lock else None
+    if lock and held is None:
+        say("The network is being configured on another console.\n")
+        out.flush()
+        return 0
+    if choice == "s":
         try:
             static = _ask_static(out, inp, base)
         except EOFError:
@@ -783,7 +809,7 @@ def wizard(interface: str, prompt_seconds: float, dhcp_wait: float, inp: t.TextI
     address = result["address"]
     say("\nManagement address :\n")
     say(f"    {address} on {device(result['config'])}\n")
-    say(f"Reach it with:  ssh root@{address}\n")
+    say(f"Reach it with:  ssh {ssh_user or '<your account>'}@{address}\n")
     say(f"then let Ansible take over: exchange_network_address: {address} in the inventory (see /etc/exchange-lb/network.json).\n")
     out.flush()
     return 0
@@ -823,6 +849,8 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--interface", default="")
     command.add_argument("--prompt-seconds", type=float, default=10)
     command.add_argument("--dhcp-wait", type=float, default=20)
+    command.add_argument("--ssh-user", default="", help="the account the summary names for SSH (default: <your account>)")
+    command.add_argument("--lock", default="", help="a lock file shared by the wizards of several consoles: the first answered one runs")
     args = parser.parse_args(argv)
     try:
         if args.command == "show":
@@ -846,7 +874,8 @@ def main(argv: list[str] | None = None) -> int:
             reason = "the node restarted before the change was confirmed" if args.at_boot else "asked on the command line"
             _say("rolled back" if rollback(reason, at_boot=args.at_boot) else "nothing to roll back")
         elif args.command == "wizard":
-            return wizard(args.interface or default_interface(), args.prompt_seconds, args.dhcp_wait)
+            return wizard(args.interface or default_interface(), args.prompt_seconds, args.dhcp_wait,
+                          ssh_user=args.ssh_user, lock=args.lock)
     except NetError as error:
         _say(f"exlb-netcfg: {error}", sys.stderr)
         return 2

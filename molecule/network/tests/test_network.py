@@ -317,7 +317,7 @@ def test_wizard_without_a_key_tries_dhcp_then_falls_back(wizard_terminal: None, 
     print(text)
     assert "no DHCP lease on eth1" in text
     assert "using 192.168.0.200/255.255.255.0" in text
-    assert "192.168.0.200 on eth1" in text and "ssh root@192.168.0.200" in text
+    assert "192.168.0.200 on eth1" in text and "ssh <your account>@192.168.0.200" in text
     assert "WIZARD-EXIT=0" in text
     assert addresses(IFUPDOWN, "eth1") == ["192.168.0.200/24"]
     # Not the administrator's choice: the wizard asks again at the next boot.
@@ -340,7 +340,7 @@ def test_wizard_static_with_a_mistyped_address(wizard_terminal: None, unconfigur
     tmux("send-keys", "-t", TMUX, "y", "Enter")
     text = wait_screen("WIZARD-EXIT=", 60)
     print(text)
-    assert "WIZARD-EXIT=0" in text and "10.89.61.60 on eth1" in text and "ssh root@10.89.61.60" in text
+    assert "WIZARD-EXIT=0" in text and "10.89.61.60 on eth1" in text and "ssh <your account>@10.89.61.60" in text
     assert addresses(IFUPDOWN, "eth1") == ["10.89.61.60/24"]
     assert banner("10.89.61.60").startswith("SSH-2.0")
     on(IFUPDOWN, "test -e /etc/exchange-lb/configured")
@@ -393,7 +393,7 @@ def test_wizard_dhcp_with_a_lease(dhcp_server: None, wizard_terminal: None, unco
     text = wait_screen("WIZARD-EXIT=", 60)
     print(text)
     try:
-        assert "WIZARD-EXIT=0" in text and "10.89.61.101 on eth1" in text and "ssh root@10.89.61.101" in text
+        assert "WIZARD-EXIT=0" in text and "10.89.61.101 on eth1" in text and "ssh <your account>@10.89.61.101" in text
         assert "192.168.0.200" not in text
         assert "10.89.61.101/24" in addresses(IFUPDOWN, "eth1")
         assert banner("10.89.61.101").startswith("SSH-2.0")

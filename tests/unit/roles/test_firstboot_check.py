@@ -37,7 +37,8 @@ def test_the_check_runs_first() -> None:
 
 
 @pytest.mark.parametrize("inventory", [{}, {"firstboot_interface": "ens18"}, {"firstboot_interface": "ens18.10"},
-                                       {"firstboot_tty": "ttyS0"}, {"firstboot_tty": "hvc0"}, {"firstboot_tty": "tty12"}])
+                                       {"firstboot_tty": "ttyS0"}, {"firstboot_tty": "hvc0"}, {"firstboot_tty": "tty12"},
+                                       {"firstboot_serial_tty": "ttyS0"}, {"firstboot_ssh_user": "admin"}])
 def test_good_values_pass(inventory: dict[str, t.Any]) -> None:
     assert outcome(inventory) == (True, "")
 
@@ -52,6 +53,9 @@ def test_good_values_pass(inventory: dict[str, t.Any]) -> None:
         ({"firstboot_tty": "tty1\n"}, 'firstboot_tty: "tty1\\n" is not a console'),
         ({"firstboot_tty": "../sda"}, 'firstboot_tty: "../sda" is not a console'),
         ({"firstboot_tty": "tty\u00b2"}, "firstboot_tty: "),
+        ({"firstboot_serial_tty": "ttyS0\nExecStartPre=/bin/id"}, 'firstboot_serial_tty: "ttyS0\\nExecStartPre=/bin/id" is not'),
+        ({"firstboot_ssh_user": "admin --interface eth9"}, 'firstboot_ssh_user: "admin --interface eth9" is not a user name'),
+        ({"firstboot_ssh_user": "admin\n"}, 'firstboot_ssh_user: "admin\\n" is not a user name'),
         ({"firstboot_prompt_seconds": 0}, "firstboot_prompt_seconds: 0 is not at least 1 second"),
         ({"firstboot_dhcp_wait": -1}, "firstboot_dhcp_wait: -1 is not at least 1 second"),
     ],
@@ -69,8 +73,11 @@ def test_two_refusals_are_both_named() -> None:
 
 def test_the_unit_renders_one_line_per_setting() -> None:
     """What passes the check renders the unit with exactly its lines (the values in their places)."""
-    variables = role_variables(["firstboot"], {"firstboot_interface": "ens18.10", "firstboot_tty": "ttyS0", "ansible_managed": "managed"})
+    variables = role_variables(["firstboot"], {"firstboot_interface": "ens18.10", "firstboot_tty": "ttyS0", "firstboot_ssh_user": "admin",
+                                               "ansible_managed": "managed"})
+    variables["firstboot_console"] = "ttyS0"  # the install task's loop variable: each unit's console
     source = trust_as_template((ROOT / "roles/firstboot/templates/exlb-firstboot.service.j2").read_text(encoding="utf-8"))
     text = str(Templar(loader=LOADER, variables=variables).template(source, overrides={"trim_blocks": True}))
-    assert "ExecStart=/usr/local/sbin/exlb-netcfg wizard --interface ens18.10 --prompt-seconds 10 --dhcp-wait 20\n" in text
-    assert "TTYPath=/dev/ttyS0\n" in text and "Before=getty@ttyS0.service\n" in text
+    assert ("ExecStart=/usr/local/sbin/exlb-netcfg wizard --interface ens18.10 --prompt-seconds 10 --dhcp-wait 20"
+            " --ssh-user admin --lock /run/exchange-lb/firstboot.lock\n") in text
+    assert "TTYPath=/dev/ttyS0\n" in text and "Before=getty@ttyS0.service serial-getty@ttyS0.service\n" in text

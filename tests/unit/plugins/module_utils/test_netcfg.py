@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import typing as t
 
 import pytest
@@ -209,17 +210,17 @@ STATIC_CONFIG = normalize({"exchange_network_interface": "ens18", "exchange_netw
                            "exchange_network_netmask": "255.255.0.0", "exchange_network_gateway": "10.0.1.1"})
 
 
-def _report(address: str, dev: str = "ens18") -> str:
+def _report(address: str, dev: str = "ens18", user: str = "<your account>") -> str:
     return (
         "\nManagement address :\n"
         f"    {address} on {dev}\n"
-        f"Reach it with:  ssh root@{address}\n"
+        f"Reach it with:  ssh {user}@{address}\n"
         f"then let Ansible take over: exchange_network_address: {address} in the inventory (see /etc/exchange-lb/network.json).\n"
     )
 
 
 def _wizard(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any, key: str, answers: str, outcomes: list[t.Any],
-            interface: str = "ens18", out: io.StringIO | None = None) -> tuple[int, str, list[dict[str, t.Any]], bool]:
+            interface: str = "ens18", out: io.StringIO | None = None, **options: str) -> tuple[int, str, list[dict[str, t.Any]], bool]:
     """Run the wizard with ``key`` at the D/s prompt and ``answers`` typed; each apply takes the next of
     ``outcomes`` (an address it got, or the NetError it raises). Returns (code, console, applied, marker kept)."""
     applied: list[dict[str, t.Any]] = []
@@ -238,7 +239,7 @@ def _wizard(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any, key: str, answers:
     monkeypatch.setattr(_netcfg, "apply", fake_apply)
     monkeypatch.setattr(_netcfg, "MARKER", str(marker))
     out = out or io.StringIO()
-    code = _netcfg.wizard(interface, 10, 5, inp=_Keys(answers), out=out)
+    code = _netcfg.wizard(interface, 10, 5, inp=_Keys(answers), out=out, **options)
     assert not outcomes
     return code, out.getvalue(), applied, marker.exists()
 
@@ -252,6 +253,40 @@ def test_wizard_static_applied(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any)
         "Use IP address (192.168.0.200)? Use netmask (255.255.255.0)? Use default gateway (none)? "
         "Commit and save this configuration (N/y)? " + _report("10.0.0.17")
     )
+
+
+def test_a_key_typed_right_after_the_prompt_is_not_lost() -> None:
+    # A console (a serial line, a script, a fast typist) may answer before the wizard sets the
+    # terminal to single keys: that key counts.
+    main, console = os.openpty()
+    try:
+        os.write(main, b"s")
+        with os.fdopen(os.dup(console), "r") as stream:
+            assert _netcfg._read_key(stream, 1.0) == "s"
+    finally:
+        os.close(main)
+        os.close(console)
+
+
+def test_wizard_names_the_ssh_account_it_was_given(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    # The appliance image's admin account; never root (Debian's sshd refuses root's password).
+    code, text, _applied, _marker = _wizard(monkeypatch, tmp_path, "s", "10.0.0.17\n255.255.0.0\n10.0.1.1\ny\n", ["10.0.0.17"],
+                                            ssh_user="admin")
+    assert code == 0 and text.endswith(_report("10.0.0.17", user="admin"))
+    assert "ssh root@" not in text
+
+
+def test_wizard_on_two_consoles_the_first_answered_one_configures(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    lock = str(tmp_path / "run" / "exlb-firstboot.lock")
+    held = _netcfg._take_console(lock)  # the wizard of the other console was answered first
+    assert held is not None
+    code, text, applied, _marker = _wizard(monkeypatch, tmp_path, "s", "", [], lock=lock)
+    assert (code, applied) == (0, [])
+    assert text == WARNINGS + "s\nThe network is being configured on another console.\n"
+    os.close(held)
+    code, text, applied, _marker = _wizard(monkeypatch, tmp_path, "s", "10.0.0.17\n255.255.0.0\n10.0.1.1\ny\n", ["10.0.0.17"],
+                                           lock=lock)
+    assert (code, applied) == (0, [STATIC_CONFIG]) and text.endswith(_report("10.0.0.17"))
 
 
 def test_wizard_static_defaults_without_a_gateway(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
