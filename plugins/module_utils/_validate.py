@@ -122,10 +122,7 @@ _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,31}")
 
 def user_name(field: str, value: t.Any) -> str:
     """A user name for a login, taken exactly as given (no space around it, no other character)."""
-    text = "" if value is None else str(value)
-    if not _USER.fullmatch(text):
-        raise PlanError(field, f"{value!r} is not a user name: 1-32 ASCII letters, digits, '.', '_' or '-', first a letter, digit or '_'")
-    return text
+    return _word(field, value, _USER, "a user name: 1-32 ASCII letters, digits, '.', '_' or '-', first a letter, digit or '_'")
 
 
 #: A Linux network interface name (at most 15 characters; no '/', no space).
@@ -134,7 +131,12 @@ _INTERFACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}")
 
 def interface(field: str, value: t.Any) -> str:
     """A network interface name, taken exactly as given."""
+    return _word(field, value, _INTERFACE, "a network interface name (1-15 ASCII letters, digits, '_', '.', ':' or '-')")
+
+
+def _word(field: str, value: t.Any, pattern: re.Pattern[str], what: str) -> str:
+    """``value`` as one word of a config line, taken exactly as given when ``pattern`` matches it whole."""
     text = "" if value is None else str(value)
-    if not _INTERFACE.fullmatch(text):
-        raise PlanError(field, f"{value!r} is not a network interface name (1-15 ASCII letters, digits, '_', '.', ':' or '-')")
+    if not pattern.fullmatch(text):
+        raise PlanError(field, f"{value!r} is not {what}")
     return text
