@@ -39,7 +39,7 @@ IMAGE_PACKAGES := fdisk qemu-utils qemu-system-x86 python3-pexpect python3-pytes
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
+.PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity sanity-newest \
 	lab-test molecule molecule-debian13 build clean image image-deps image-test \
 	bench bench-smoke drills drills-smoke sslyze
 
@@ -66,11 +66,11 @@ deps:
 	  apt-get update -q; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-$(BIN)/.stamp: requirements.txt
+$(BIN)/.stamp: requirements-dev.txt
 	@echo "==> Python venv $(VENV) with the pinned tools"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
 $(COLLECTION_LINK):
@@ -138,7 +138,7 @@ test:
 	  $(foreach s,$(SCENARIOS_LANE1),"molecule $(s)=$(MOLECULE_RUN) $(s)") \
 	  :: $(foreach s,$(SCENARIOS_LANE2),"molecule $(s)=$(MOLECULE_RUN) $(s)") \
 	     $(foreach s,$(SCENARIOS_DEBIAN13),"molecule $(s) (Debian 13)=$(MOLECULE_RUN_DEBIAN13) $(s)") \
-	  :: $(foreach s,$(SCENARIOS_LANE3),"molecule $(s)=$(MOLECULE_RUN) $(s)"); \
+	  :: $(foreach s,$(SCENARIOS_LANE3),"molecule $(s)=$(MOLECULE_RUN) $(s)") "sanity-newest=$(SUBMAKE) sanity-newest"; \
 	echo "==> make test: all green"
 
 lint: venv
@@ -164,6 +164,10 @@ unit: venv
 sanity: venv
 	@echo "==> ansible-test sanity"
 	tools/ansible-test.sh sanity --python 3.11 --venv
+
+# the newest ansible-core on PyPI, on Python >= 3.12 (make test runs it beside the molecule lanes)
+sanity-newest: venv
+	tools/ansible-test-newest.sh
 
 lab-test: lab-up
 	@echo "==> stand-in Exchange servers answer every protocol"

@@ -34,7 +34,8 @@ cache_dir=${HOME}/.ansible/test/cache
 mkdir -p "$cache_dir"
 install -m 0644 tools/get_pip_shim.py "$cache_dir/get_pip_${pip_version//./_}.py"
 
-dest=$root/.build/ansible-test/ansible_collections/exchange_lb/appliance
+# ANSIBLE_TEST_WORK: another copy (tools/ansible-test-newest.sh), so that two runs never share one
+dest=$root/${ANSIBLE_TEST_WORK:-.build/ansible-test}/ansible_collections/exchange_lb/appliance
 mkdir -p "$dest"
 # A fresh copy each time, but keep tests/output (results, caches) between runs.
 find "$dest" -mindepth 1 -maxdepth 1 ! -name tests -exec rm -rf {} +

@@ -1,5 +1,5 @@
-"""execution-environment.yml is a well-formed ansible-builder 3 definition whose
-collections and Python packages are the ones the collection really needs.
+"""execution-environment.yml is a well-formed ansible-builder 3 definition, and the collection's own
+meta/execution-environment.yml names the Python and system packages it really needs.
 
 The file is checked against the execution-environment JSON schema that ansible-lint
 ships (the one `ansible-lint` applies to it as well), every file it points to must
@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import ansiblelint
@@ -57,12 +58,36 @@ def test_base_image_names_no_registry_host() -> None:
 
 def test_every_dependency_file_exists_and_parses() -> None:
     deps = _ee()["dependencies"]
-    for key in ("galaxy", "python", "system"):
-        assert (ROOT / deps[key]).is_file(), deps[key]
+    assert (ROOT / deps["galaxy"]).is_file(), deps["galaxy"]
     galaxy = yaml.safe_load((ROOT / deps["galaxy"]).read_text(encoding="utf-8"))
     assert set(galaxy) == {"collections"}
     for entry in galaxy["collections"]:
         assert set(entry) <= {"name", "version", "type", "source"}, entry
+    # the collection's own needs are its meta/execution-environment.yml's, not the EE's
+    assert "python" not in deps and "system" not in deps, "the collection's needs live in meta/"
+    meta = _meta_ee()
+    for key in ("python", "system"):
+        assert (ROOT / meta["dependencies"][key]).is_file(), meta["dependencies"][key]
+
+
+def _meta_ee() -> dict:
+    return yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text(encoding="utf-8"))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:2])
+
+
+def test_the_ee_declares_an_ansible_core_and_python_the_collection_runs_on() -> None:
+    """ansible-core >= the collection's minimum (meta/runtime.yml), on a Python that core supports."""
+    deps = _ee()["dependencies"]
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text(encoding="utf-8"))
+    minimum = re.fullmatch(r">=\s*([\d.]+)", runtime["requires_ansible"].strip())
+    assert minimum, f"requires_ansible has a lower bound only (no cap): {runtime['requires_ansible']}"
+    core = re.fullmatch(r"ansible-core>=([\d.]+)", deps["ansible_core"]["package_pip"])
+    assert core and _version(core.group(1)) >= _version(minimum.group(1)), deps["ansible_core"]
+    assert deps["ansible_runner"]["package_pip"].startswith("ansible-runner")
+    assert _version(deps["python_interpreter"]["python_path"].rsplit("python", 1)[1]) >= (3, 11)
 
 
 def test_galaxy_requirements_carry_the_collection_and_its_dependencies() -> None:
@@ -89,25 +114,63 @@ def test_galaxy_requirements_carry_the_collection_and_its_dependencies() -> None
 
 
 def test_python_requirements_cover_what_the_collection_imports() -> None:
-    ee_python = _names((ROOT / _ee()["dependencies"]["python"]).read_text(encoding="utf-8").splitlines())
+    lines = (ROOT / _meta_ee()["dependencies"]["python"]).read_text(encoding="utf-8").splitlines()
+    ee_python = _names(lines)
     imported = set()
     for source in (ROOT / "plugins").rglob("*.py"):
         for match in re.finditer(r"^\s*(?:from|import) (\w+)", source.read_text(encoding="utf-8"), re.M):
             imported.add(match.group(1))
-    third_party = imported - {"ansible", "ansible_collections", "__future__"} - set(__import__("sys").stdlib_module_names)
+    third_party = imported - {"ansible", "ansible_collections", "__future__"} - set(sys.stdlib_module_names)
     assert third_party, "the collection imports third-party packages (cryptography)"
     assert third_party <= ee_python, f"missing from the EE: {third_party - ee_python}"
     # password_hash (haproxy role) needs passlib; WinRM to the CAS servers needs pywinrm
     assert {"passlib", "pywinrm"} <= ee_python
-    # and the controller's own pinned requirements carry the same packages
-    controller = _names((ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines())
+    # lower bounds only, as community collections declare them: a cap breaks the next release's EE
+    for line in lines:
+        requirement = line.split("#", 1)[0].strip()
+        assert not re.search(r"<|==|~=", requirement), f"an upper bound in meta/ee-requirements.txt: {requirement}"
+    # the development venv carries the same packages (pinned), so the unit tests run what sites get
+    controller = _names((ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines())
     assert (ee_python - {"pywinrm"}) <= controller
+
+
+def test_the_tarball_ships_the_collections_needs_and_not_the_development_pins(tmp_path: Path) -> None:
+    """ansible-builder introspect, on the collection as installed from its tarball, finds exactly
+    meta/ee-requirements.txt and meta/ee-bindep.txt; the CI toolchain (requirements-dev.txt) is not in it."""
+    bin_dir = Path(sys.executable).parent
+    built = subprocess.run(
+        [str(bin_dir / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (tarball,) = tmp_path.glob("exchange_lb-appliance-*.tar.gz")
+    with tarfile.open(tarball) as archive:
+        names = set(archive.getnames())
+    assert {"meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"} <= names
+    assert not {name for name in names if name.endswith(".txt") and "requirements" in name and not name.startswith("meta/ee-")}, names
+    installed = subprocess.run(
+        [str(bin_dir / "ansible-galaxy"), "collection", "install", "--offline", "--no-deps", "--force", "-p",
+         str(tmp_path / "collections"), str(tarball)],
+        # not this checkout's ansible.cfg, whose collections path already holds the collection (a link)
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    introspected = subprocess.run(
+        [str(bin_dir / "ansible-builder"), "introspect", "--sanitize", str(tmp_path / "collections")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert introspected.returncode == 0, introspected.stdout + introspected.stderr
+    found = yaml.safe_load(introspected.stdout)
+    python = _names(found["python"])
+    wanted = _names((ROOT / "meta" / "ee-requirements.txt").read_text(encoding="utf-8").splitlines())
+    assert python == wanted, found
+    assert any(line.startswith("openssh-client") for line in found["system"]), found
 
 
 def test_ansible_builder_makes_a_build_context_with_the_collection_tarball(tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "ee", project / "ee")
+    shutil.copytree(ROOT / "ee", project / "ee", ignore=shutil.ignore_patterns("*.tar.gz"))
     shutil.copy(EE_FILE, project / "execution-environment.yml")
     built = subprocess.run(
         [str(bin_dir / "ansible-galaxy"), "collection", "build", "--output-path", str(project / "ee"), str(ROOT)],

@@ -4,9 +4,11 @@ the rotation, and check mode shows a change without making it."""
 
 from __future__ import annotations
 
+import glob
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,6 +48,42 @@ def test_check_mode_on_the_converged_node_shows_no_pending_change():
     """First, on the node as converge and idempotence left it (molecule/clients.py): the last test
     re-runs it with other settings."""
     assert_check_mode_is_clean()
+
+
+def _python_for_the_newest_core() -> str | None:
+    """A CPython >= 3.12 on this machine (the newest ansible-core needs one; Debian 12's is 3.11):
+    on PATH, or one of pyenv's versions."""
+    candidates = [shutil.which(name) for name in ("python3.14", "python3.13", "python3.12")]
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python3")), reverse=True)
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys, venv; print(sys.version_info >= (3, 12))"],
+                               capture_output=True, text=True, check=False)
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def test_the_newest_ansible_core_converges_the_node_with_no_change(host):
+    """The collection has no upper bound on ansible-core (meta/runtime.yml): the newest ansible-core that
+    PyPI offers, on Python 3.12+, through the same closure as converge (tools/ee_closure.py: a clean venv
+    of what the EE declares, the built tarball, ansible-runner) finds the node converged, fails nothing,
+    changes nothing, and the node still serves."""
+    python = _python_for_the_newest_core()
+    assert python, "no Python >= 3.12 on this machine, which the newest ansible-core needs"
+    result = subprocess.run(
+        [sys.executable, str(PROJECT / "tools/ee_closure.py"), "--inventory",
+         str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent), "--python", python, "--core", "ansible-core",
+         "--name", "ee-closure-newest"],
+        capture_output=True, text=True, timeout=1200, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    summary = json.loads(result.stdout.splitlines()[-1])
+    print(f"newest ansible-core {summary['ansible-core']} on Python {summary['python']}")
+    core = tuple(int(part) for part in summary["ansible-core"].split(".")[:2])
+    assert core > (2, 19), f"pip gave ansible-core {summary['ansible-core']}, not a newer one than the pinned 2.19"
+    assert summary["failed"] == 0 and summary["changed"] == 0, Path(summary["log"]).read_text()[-4000:]
+    assert summary["hosts"], summary
+    assert served_by(node_address(host)) in {"cas1", "cas2"}
 
 
 def test_haproxy_is_the_distribution_package_run_by_systemd(host):
