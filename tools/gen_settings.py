@@ -127,20 +127,33 @@ def option(setting: Setting) -> dict[str, t.Any]:
     return spec
 
 
+def _in_passwords(spec: dict[str, t.Any]) -> dict[str, t.Any]:
+    """An option of the passwords entry point: what it says of main's options, said of main's."""
+    main = {setting.variable for setting in SETTINGS.values() if not setting.holds_secret}
+
+    def of_main(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"O(exchange_lb.appliance.exchange#role:main:{name}" if name.partition("=")[0] in main else match.group(0)
+
+    spec["description"] = [re.sub(r"O\(([\w=.-]+)", of_main, line) for line in spec["description"]]
+    return spec
+
+
 def argument_specs_yml() -> str:
     entry = dict(ENTRY_POINT)
-    # not the passwords: the spec's check renders every option it names as a template, and a password
-    # may hold '{{' (lookup('exchange_lb.appliance.secret') reads them; the plan checks the rest)
-    entry["options"] = {setting.variable: option(setting) for setting in SETTINGS.values() if not setting.secret}
+    # not the passwords nor a list holding some: the spec's check renders every option it names as a template,
+    # and a password may hold '{{' (lookup('exchange_lb.appliance.secret') reads them; the plan checks the rest)
+    entry["options"] = {setting.variable: option(setting) for setting in SETTINGS.values() if not setting.holds_secret}
     passwords = {
         "short_description": "The appliance's passwords, read by the main entry point (documentation only)",
         "description": [
-            "The passwords the main entry point reads. They are not among its options: the options' check renders each"
-            " value as a template, and a password may hold C({{) or C({%). The role reads them with the"
-            " P(exchange_lb.appliance.secret#lookup) lookup, which takes any characters and never prints them.",
+            "The passwords the main entry point reads, and the list whose items hold one. They are not among its"
+            " options: the options' check renders each value as a template, and a password may hold C({{) or C({%)."
+            " The role reads them with the P(exchange_lb.appliance.secret#lookup) lookup, which takes any characters"
+            " and never prints them; the plan checks the rest of the list, naming the field.",
             "There is no C(tasks/passwords.yml): set these variables and run the main entry point.",
         ],
-        "options": {setting.variable: option(setting) for setting in SETTINGS.values() if setting.secret},
+        "options": {setting.variable: _in_passwords(option(setting)) for setting in SETTINGS.values() if setting.holds_secret},
     }
     return f"---\n# {GENERATED}\n" + _dump({"argument_specs": {"main": entry, "passwords": passwords}})
 
@@ -184,8 +197,10 @@ def vars_yml() -> str:
 exchange_certificate_passwords: >-
   {{%- set passwords = {{
       {passwords}}} -%}}
-  {{%- for entry in {additional} -%}}
-  {{%-   set _ = passwords.update({{'http_sni' ~ loop.index: entry.password | default('')}}) -%}}
+  {{%- set sni = {additional} -%}}
+  {{%- for index in range(sni | length if sni is iterable and sni is not string and sni is not mapping else 0) -%}}
+  {{%-   set _ = passwords.update({{'http_sni' ~ loop.index:
+           lookup('exchange_lb.appliance.secret', '{additional}[' ~ index ~ '].password')}}) -%}}
   {{%- endfor -%}}
   {{{{ passwords }}}}
 """

@@ -152,6 +152,11 @@ class Builder:
             field = f"{label} › certificate {index}"
             if not isinstance(entry, dict):
                 raise PlanError(field, "a certificate file and the host name it serves are expected")
+            for key in entry:  # the role's argument spec does not check this list: its items hold passwords
+                if key not in ("certificate", "host_name", "password"):
+                    raise PlanError(f"{field} › {key}", "is no option of a certificate (certificate, host_name, password)")
+            if not isinstance(entry.get("certificate") or "", str):
+                raise PlanError(f"{field} › certificate", "a file name is expected")
             src = str(entry.get("certificate") or "").strip()
             if not src:
                 raise PlanError(f"{field} › certificate", "no certificate file was given")

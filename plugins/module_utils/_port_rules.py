@@ -13,6 +13,8 @@ What already listens on the host is read from ``/proc/net/tcp`` and
 ``/proc/net/tcp6``: an IPv6 socket on ``[::]`` that also takes IPv4 (dual
 stack, Linux's default, e.g. Apache's ``Listen 80`` on Debian) holds the port on
 every IPv4 address too; ``[::1]`` or another IPv6 address holds only itself.
+Whether a socket on ``[::]`` takes IPv6 only (``IPV6_V6ONLY``) is asked of the
+kernel (``_sock_diag``); ``/proc`` does not show it.
 """
 
 from __future__ import annotations
@@ -157,17 +159,20 @@ def listening_sockets(
     tcp6: str = "",
     owners: t.Mapping[int, tuple[str, int]] | None = None,
     bindv6only: bool = False,
+    v6only: t.Mapping[int, bool] | None = None,
 ) -> list[Socket]:
     """The host's listening sockets from the text of ``/proc/net/tcp`` and ``/proc/net/tcp6``.
 
     ``owners`` maps a socket inode to the ``(process name, pid)`` holding it;
-    ``bindv6only`` is ``/proc/sys/net/ipv6/bindv6only`` (the default of
-    ``IPV6_V6ONLY``). ``/proc`` does not show a socket's own ``IPV6_V6ONLY``,
-    so a socket on ``[::]`` is taken for dual stack unless that default is on, or
-    an IPv4 socket listens on the same port (which a dual-stack one would not let
-    bind: e.g. nginx's ``listen 80`` next to ``listen [::]:80``).
+    ``v6only`` maps the inode of a listening IPv6 socket to its own ``IPV6_V6ONLY``
+    flag, as the kernel's socket diagnostics report it (``_sock_diag``). For a
+    socket it does not name, ``/proc`` does not show the flag: a socket on ``[::]``
+    is then taken for dual stack unless ``bindv6only`` (``/proc/sys/net/ipv6/bindv6only``,
+    the flag's default) is on, or an IPv4 socket listens on the same port (which a
+    dual-stack one would not let bind: e.g. nginx's ``listen 80`` next to ``listen [::]:80``).
     """
     owners = owners or {}
+    flags = v6only or {}
     found = parse_proc_net_tcp(tcp)
     ipv4_ports = {number for _address, number, _inode in found}
     found += parse_proc_net_tcp(tcp6)
@@ -176,7 +181,7 @@ def listening_sockets(
             address,
             number,
             *owners.get(inode, ("", 0)),
-            v6only=address == ANY_ADDRESS_V6 and (bindv6only or number in ipv4_ports),
+            v6only=address == ANY_ADDRESS_V6 and (flags[inode] if inode in flags else bindv6only or number in ipv4_ports),
         )
         for address, number, inode in found
     ]

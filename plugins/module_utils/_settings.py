@@ -89,6 +89,12 @@ class Setting:
         """The plan's name for this setting."""
         return self.plan_key or self.name
 
+    @property
+    def holds_secret(self) -> bool:
+        """A password, or a list whose items hold one: out of the argument spec's check, which renders
+        every value it names as a template (the secret lookup reads the passwords)."""
+        return self.secret or any(spec.get("no_log") for spec in (self.options or {}).values())
+
 
 @dataclasses.dataclass(frozen=True)
 class Section:
@@ -733,15 +739,23 @@ SECTIONS: tuple[Section, ...] = (
                         "default": "",
                     },
                 },
+                # every key of each item but its password, which is never rendered here (the secret lookup
+                # reads it); what is not a list of mappings reaches the plan as text it refuses
                 plan_value=(
-                    "{%- set entries = [] -%}",
-                    "{%- for entry in exchange_http_additional_certificates -%}",
-                    (
-                        "{%-   set _ = entries.append({'certificate': entry.certificate, 'host_name':"
-                        " entry.host_name}) -%}"
-                    ),
-                    "{%- endfor -%}",
+                    "{%- set value = exchange_http_additional_certificates -%}",
+                    "{%- if value is none -%}{{ [] }}",
+                    "{%- elif value is string or value is mapping or value is not iterable -%}{{ 'not a list' }}",
+                    "{%- else -%}",
+                    "{%-   set entries = [] -%}",
+                    "{%-   for entry in value -%}",
+                    "{%-     set item = {} -%}",
+                    "{%-     for key in (entry if entry is mapping else []) if key != 'password' -%}",
+                    "{%-       set _ = item.update({key: entry[key]}) -%}",
+                    "{%-     endfor -%}",
+                    "{%-     set _ = entries.append(item if entry is mapping else 'not a mapping') -%}",
+                    "{%-   endfor -%}",
                     "{{ entries }}",
+                    "{%- endif -%}",
                 ),
             ),
         ),

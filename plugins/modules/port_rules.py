@@ -18,9 +18,12 @@ description:
   - "Errors name the field as the guide's web UI does, for example
     'HTTP(s) Service › Virtual Service HTTPs port: 993 is already used by IMAP(s) Service › Virtual Service IMAPs port'."
   - A program listening on V([::]) with IPv4 taken too (dual stack, Linux's default, e.g. Apache's C(Listen 80) on
-    Debian) holds the port on every IPv4 address; one on V([::1]) or another IPv6 address holds only that address.
-  - The module reads C(/proc/net/tcp), C(/proc/net/tcp6), C(/proc/sys/net/ipv6/bindv6only) and C(/proc/<pid>/fd) and
-    changes nothing.
+    Debian) holds the port on every IPv4 address; one on V([::]) with C(IPV6_V6ONLY) (IPv6 only) or on V([::1]) or
+    another IPv6 address holds no IPv4 address.
+  - The module reads C(/proc/net/tcp), C(/proc/net/tcp6), C(/proc/sys/net/ipv6/bindv6only) and C(/proc/<pid>/fd), asks the
+    kernel's socket diagnostics (C(NETLINK_SOCK_DIAG), as C(ss) does) whether each IPv6 listener takes IPv6 only, and
+    changes nothing. Where the kernel cannot tell, a V([::]) listener counts as dual stack unless an IPv4 socket
+    listens on its port or C(bindv6only) is on.
 options:
   listeners:
     description:
@@ -118,6 +121,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules 
     listening_sockets,
     not_listening,
 )
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._sock_diag import listening_v6
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
 
 
@@ -145,11 +149,14 @@ def _listening_sockets() -> list[Socket]:
                     owners[int(target[8:-1])] = (name, int(pid))
         except OSError:
             continue  # not ours to look into (root without CAP_SYS_PTRACE, e.g. in a container)
+    # each [::] socket's own IPV6_V6ONLY, which /proc does not show (None: the kernel cannot tell; /proc alone)
+    diag = listening_v6()
     return listening_sockets(
         _read("/proc/net/tcp"),
         _read("/proc/net/tcp6"),
         owners,
         bindv6only=_read("/proc/sys/net/ipv6/bindv6only").strip() == "1",
+        v6only={sock.inode: sock.v6only for sock in diag or [] if sock.inode and sock.v6only is not None},
     )
 
 

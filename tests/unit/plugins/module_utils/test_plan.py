@@ -551,6 +551,18 @@ def test_more_certificates_are_offered_by_sni_with_stunnel() -> None:
          "no certificate file"),
         ({"http_additional_certificates": [{"certificate": "/a.pem", "host_name": "nodots"}]},
          "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1 › host_name", ""),
+        # the role's argument spec does not check this list (its items hold passwords): the plan does
+        ({"http_additional_certificates": [{"certificate": "/a.pem", "host_name": "x.mydomain.local", "pasword": ""}]},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1 › pasword",
+         "is no option of a certificate (certificate, host_name, password)"),
+        ({"http_additional_certificates": [{"certificate": ["/a.pem"], "host_name": "x.mydomain.local"}]},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1 › certificate",
+         "a file name is expected"),
+        ({"http_additional_certificates": "not a list"},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates)", "a list of"),
+        ({"http_additional_certificates": ["not a mapping"]},
+         "HTTP(s) Service › additional certificates (exchange_http_additional_certificates) › certificate 1",
+         "a certificate file and the host name it serves are expected"),
     ],
 )
 def test_bad_additional_certificates_name_their_field(changes: dict[str, t.Any], field: str, words: str) -> None:
