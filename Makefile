@@ -181,6 +181,8 @@ molecule-debian13: lab-up-standins
 build: venv
 	rm -rf .build/install exchange_lb-appliance-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --force .
+	@shipped=$$(tar tzf exchange_lb-appliance-*.tar.gz); for f in COPYING README.md CONTRIBUTING.md SECURITY.md; do \
+	  grep -qx "$$f" <<< "$$shipped" || { echo "the tarball does not ship $$f"; exit 1; }; done
 	printf '[defaults]\ncollections_path = install\n' > .build/installed.cfg
 	cd .build && export ANSIBLE_CONFIG=installed.cfg && \
 	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
@@ -189,7 +191,7 @@ build: venv
 	  for m in $(basename $(notdir $(wildcard plugins/modules/*.py))); do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
 	    || { echo "no docs for module $$m"; exit 1; }; done && \
 	  $(CURDIR)/$(BIN)/ansible-playbook --syntax-check -i $(CURDIR)/inventories/lab exchange_lb.appliance.site
-	@echo "==> the built collection installs; its playbook, roles and modules resolve by FQCN"
+	@echo "==> the built collection ships its licence, installs; its playbook, roles and modules resolve by FQCN"
 
 
 # --- the appliance VM image (docs/image.md) ------------------------------------------------------
