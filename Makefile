@@ -154,6 +154,9 @@ lint: venv
 	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run roles/keepalived/files/exlb-*
 	@echo "==> antsibull-docs lint (module and role documentation)"
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	@echo "==> antsibull-changelog lint (the pending fragments and the released changelog)"
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml --strict changelogs/changelog.yaml
 	@echo "==> mypy (module_utils)"
 	$(BIN)/mypy --strict --ignore-missing-imports --follow-imports=silent plugins/module_utils
 
