@@ -33,6 +33,13 @@ def plain(text: str) -> str:
     return MARKUP.sub(one, text)
 
 
+def paragraphs(description: str | list[str] | None) -> list[str]:
+    """An argument spec's description: one string or a list of paragraphs (both are valid)."""
+    if not description:
+        return []
+    return [description] if isinstance(description, str) else list(description)
+
+
 def header(playbook: Path) -> str:
     lines = []
     for line in playbook.read_text(encoding="utf-8").splitlines()[1:]:
@@ -62,7 +69,7 @@ def options_table(options: dict[str, t.Any]) -> list[str]:
         if option.get("choices"):
             kind += " (" + ", ".join(f"`{c}`" for c in option["choices"]) + ")"
         default = "required" if option.get("required") else ("" if option.get("default") in (None, "") else f"`{option['default']}`")
-        what = plain(" ".join(option.get("description") or [])).replace("|", "\\|")
+        what = plain(" ".join(paragraphs(option.get("description")))).replace("|", "\\|")
         rows.append(f"| `{name}` | {kind} | {default} | {what} |")
     return rows
 
@@ -89,7 +96,7 @@ def render(playbook: Path) -> str:
         point = spec["argument_specs"][entry]
         lines += [f"## Role `{role}`" + (f", entry point `{entry}`" if entry != "main" else ""), "",
                   f"**{plain(point.get('short_description', ''))}**", ""]
-        lines += [plain(paragraph) + "\n" for paragraph in point.get("description") or []]
+        lines += [plain(paragraph) + "\n" for paragraph in paragraphs(point.get("description"))]
         if role == "exchange":
             lines += ["Its variables are the web UI's fields: see [variables.md](../variables.md) or "
                       "`ansible-doc -t role exchange_lb.appliance.exchange`.", ""]

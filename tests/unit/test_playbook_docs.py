@@ -25,3 +25,19 @@ def test_local_links_resolve() -> None:
             if re.match(r"[a-z]+:", target):
                 continue
             assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to missing {target}"
+
+
+def test_a_description_given_as_one_string_is_one_paragraph() -> None:
+    # argument specs allow both; a string joined as a list came out letter-spaced ("H o w   l o n g")
+    table = "\n".join(gen.options_table({
+        "one": {"type": "int", "default": 10, "description": "How long the D/s prompt waits."},
+        "many": {"type": "str", "description": ["First paragraph.", "Second one."]},
+    }))
+    assert "| `one` | int | `10` | How long the D/s prompt waits. |" in table
+    assert "| `many` | str |  | First paragraph. Second one. |" in table
+    assert gen.paragraphs("One paragraph.") == ["One paragraph."]
+
+
+def test_no_page_is_letter_spaced() -> None:
+    for page, text in gen.pages().items():
+        assert not re.search(r"\b(?:\w ){3}  \w", text), f"{page}: letter-spaced text"
