@@ -39,7 +39,7 @@ IMAGE_PACKAGES := fdisk qemu-utils qemu-system-x86 python3-pexpect python3-pytes
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
+.PHONY: docs docs-lint docs-site help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity \
 	lab-test molecule molecule-debian13 build clean image image-deps image-test \
 	bench bench-smoke drills drills-smoke sslyze
 
@@ -252,6 +252,27 @@ docs: venv
 # antsibull-docs: every module and role spec's markup and references (O(), M(), P()).
 docs-lint: venv
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+# The docs site: HTML that antsibull-docs writes from the module docs and the role argument specs
+# (every option, entry point and example), built by Sphinx offline (no intersphinx, no fetched theme):
+# .build/docsite/build/html/index.html. Sphinx's own alabaster theme needs nothing beyond the venv;
+# DOCS_SITE_THEME=sphinx_ansible_theme looks like docs.ansible.com (pip install sphinx-ansible-theme).
+DOCSITE := .build/docsite
+DOCS_SITE_THEME ?= alabaster
+docs-site: venv
+	rm -rf $(DOCSITE) && mkdir -p $(dir $(DOCSITE)) && mkdir -m 700 $(DOCSITE)
+	export ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) && \
+	  $(BIN)/antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir $(DOCSITE) \
+	    --sphinx-theme $(DOCS_SITE_THEME) --project exchange_lb.appliance --title exchange_lb.appliance \
+	    --html-short-title exchange_lb.appliance --copyright "exchange_lb developers" exchange_lb.appliance && \
+	  printf "\n# offline: no inventories fetched from docs.python.org or docs.ansible.com\nintersphinx_mapping = {}\nsuppress_warnings = ['ref.ref']\n" \
+	    >> $(DOCSITE)/conf.py && \
+	  $(DOCSITE)/build.sh
+	@html=$(DOCSITE)/build/html/collections/exchange_lb/appliance; \
+	for r in $(notdir $(wildcard roles/*)); do test -s $$html/$${r}_role.html || { echo "no page for role $$r"; exit 1; }; done; \
+	for m in $(basename $(notdir $(wildcard plugins/modules/*.py))); do test -s $$html/$${m}_module.html || { echo "no page for module $$m"; exit 1; }; done; \
+	! grep -rlE '<(script|link)[^>]+(src|href)="https?://' $(DOCSITE)/build/html || { echo "the site loads something from the network"; exit 1; }
+	@echo "==> the docs site: $(DOCSITE)/build/html/index.html"
 
 clean: lab-down
 	rm -rf .build exchange_lb-appliance-*.tar.gz

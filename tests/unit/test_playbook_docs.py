@@ -29,13 +29,19 @@ def test_local_links_resolve() -> None:
 
 def test_a_description_given_as_one_string_is_one_paragraph() -> None:
     # argument specs allow both; a string joined as a list came out letter-spaced ("H o w   l o n g")
-    table = "\n".join(gen.options_table({
-        "one": {"type": "int", "default": 10, "description": "How long the D/s prompt waits."},
-        "many": {"type": "str", "description": ["First paragraph.", "Second one."]},
-    }))
-    assert "| `one` | int | `10` | How long the D/s prompt waits. |" in table
-    assert "| `many` | str |  | First paragraph. Second one. |" in table
-    assert gen.paragraphs("One paragraph.") == ["One paragraph."]
+    assert gen.paragraphs("How long the D/s prompt waits.") == ["How long the D/s prompt waits."]
+    assert gen.paragraphs(["First paragraph.", "Second one."]) == ["First paragraph.", "Second one."]
+    assert gen.paragraphs(None) == []
+
+
+def test_the_variables_are_where_the_docs_site_renders_them() -> None:
+    # the role's options are rendered once, by antsibull-docs (make docs-site) and ansible-doc, not restated here
+    page = gen.pages()["firstboot.md"]
+    assert "ansible-doc -t role exchange_lb.appliance.firstboot" in page
+    assert ".build/docsite/build/html/collections/exchange_lb/appliance/firstboot_role.html" in page
+    assert "| `firstboot_tty` |" not in page
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "\ndocs-site: venv\n" in makefile and "DOCSITE := .build/docsite\n" in makefile
 
 
 def test_no_page_is_letter_spaced() -> None:
