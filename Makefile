@@ -39,7 +39,7 @@ IMAGE_PACKAGES := fdisk qemu-utils qemu-system-x86 python3-pexpect python3-pytes
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs docs-lint help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity sanity-newest \
+.PHONY: docs docs-lint docs-site help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity sanity-newest \
 	lab-test molecule molecule-debian13 build clean image image-deps image-test \
 	bench bench-smoke drills drills-smoke sslyze
 
@@ -154,6 +154,9 @@ lint: venv
 	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run roles/keepalived/files/exlb-*
 	@echo "==> antsibull-docs lint (module and role documentation)"
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	@echo "==> antsibull-changelog lint (the pending fragments and the released changelog)"
+	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-changelog lint-changelog-yaml --strict changelogs/changelog.yaml
 	@echo "==> mypy (module_utils)"
 	$(BIN)/mypy --strict --ignore-missing-imports --follow-imports=silent plugins/module_utils
 
@@ -185,6 +188,8 @@ molecule-debian13: lab-up-standins
 build: venv
 	rm -rf .build/install exchange_lb-appliance-*.tar.gz
 	$(BIN)/ansible-galaxy collection build --force .
+	@shipped=$$(tar tzf exchange_lb-appliance-*.tar.gz); for f in COPYING README.md CONTRIBUTING.md SECURITY.md; do \
+	  grep -qx "$$f" <<< "$$shipped" || { echo "the tarball does not ship $$f"; exit 1; }; done
 	printf '[defaults]\ncollections_path = install\n' > .build/installed.cfg
 	cd .build && export ANSIBLE_CONFIG=installed.cfg && \
 	  $(CURDIR)/$(BIN)/ansible-galaxy collection install --offline --force -p install $(CURDIR)/exchange_lb-appliance-*.tar.gz && \
@@ -193,7 +198,7 @@ build: venv
 	  for m in $(basename $(notdir $(wildcard plugins/modules/*.py))); do $(CURDIR)/$(BIN)/ansible-doc exchange_lb.appliance.$$m 2>&1 | grep -q '> MODULE' \
 	    || { echo "no docs for module $$m"; exit 1; }; done && \
 	  $(CURDIR)/$(BIN)/ansible-playbook --syntax-check -i $(CURDIR)/inventories/lab exchange_lb.appliance.site
-	@echo "==> the built collection installs; its playbook, roles and modules resolve by FQCN"
+	@echo "==> the built collection ships its licence, installs; its playbook, roles and modules resolve by FQCN"
 
 
 # --- the appliance VM image (docs/image.md) ------------------------------------------------------
@@ -251,6 +256,27 @@ docs: venv
 # antsibull-docs: every module and role spec's markup and references (O(), M(), P()).
 docs-lint: venv
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+# The docs site: HTML that antsibull-docs writes from the module docs and the role argument specs
+# (every option, entry point and example), built by Sphinx offline (no intersphinx, no fetched theme):
+# .build/docsite/build/html/index.html. Sphinx's own alabaster theme needs nothing beyond the venv;
+# DOCS_SITE_THEME=sphinx_ansible_theme looks like docs.ansible.com (pip install sphinx-ansible-theme).
+DOCSITE := .build/docsite
+DOCS_SITE_THEME ?= alabaster
+docs-site: venv
+	rm -rf $(DOCSITE) && mkdir -p $(dir $(DOCSITE)) && mkdir -m 700 $(DOCSITE)
+	export ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) && \
+	  $(BIN)/antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir $(DOCSITE) \
+	    --sphinx-theme $(DOCS_SITE_THEME) --project exchange_lb.appliance --title exchange_lb.appliance \
+	    --html-short-title exchange_lb.appliance --copyright "exchange_lb developers" exchange_lb.appliance && \
+	  printf "\n# offline: no inventories fetched from docs.python.org or docs.ansible.com\nintersphinx_mapping = {}\nsuppress_warnings = ['ref.ref']\n" \
+	    >> $(DOCSITE)/conf.py && \
+	  $(DOCSITE)/build.sh
+	@html=$(DOCSITE)/build/html/collections/exchange_lb/appliance; \
+	for r in $(notdir $(wildcard roles/*)); do test -s $$html/$${r}_role.html || { echo "no page for role $$r"; exit 1; }; done; \
+	for m in $(basename $(notdir $(wildcard plugins/modules/*.py))); do test -s $$html/$${m}_module.html || { echo "no page for module $$m"; exit 1; }; done; \
+	! grep -rlE '<(script|link)[^>]+(src|href)="https?://' $(DOCSITE)/build/html || { echo "the site loads something from the network"; exit 1; }
+	@echo "==> the docs site: $(DOCSITE)/build/html/index.html"
 
 clean: lab-down
 	rm -rf .build exchange_lb-appliance-*.tar.gz

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write docs/playbooks/<playbook>.md, one page per playbook of playbooks/, from the
-playbook's header comment, the argument spec of the role (and entry point) it runs,
-and the AWX job template that runs it (awx/job_templates.yml). A unit test checks the
-pages are current.
+playbook's header comment, the description of the role (and entry point) it runs with a
+pointer to its variables (ansible-doc, the docs site of make docs-site), and the AWX job
+template that runs it (awx/job_templates.yml). A unit test checks the pages are current.
 
     .venv/bin/python tools/gen_playbook_docs.py
 """
@@ -10,13 +10,14 @@ pages are current.
 from __future__ import annotations
 
 import re
-import typing as t
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "playbooks"
+#: the role pages of the docs site (make docs-site, antsibull-docs) in a checkout
+SITE = ".build/docsite/build/html/collections/exchange_lb/appliance"
 MARKUP = re.compile(r"\b([VCOPMIBLU])\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
 
 
@@ -31,6 +32,13 @@ def plain(text: str) -> str:
             body = body.removeprefix("exchange_lb.appliance.")
         return f"`{body}`" if kind in "VCOPM" else body
     return MARKUP.sub(one, text)
+
+
+def paragraphs(description: str | list[str] | None) -> list[str]:
+    """An argument spec's description: one string or a list of paragraphs (both are valid)."""
+    if not description:
+        return []
+    return [description] if isinstance(description, str) else list(description)
 
 
 def header(playbook: Path) -> str:
@@ -53,18 +61,11 @@ def entry_of(playbook: Path) -> list[tuple[str, str]]:
     return found
 
 
-def options_table(options: dict[str, t.Any]) -> list[str]:
-    if not options:
-        return ["This playbook takes no variables of its own."]
-    rows = ["| variable | type | default | what |", "|---|---|---|---|"]
-    for name, option in options.items():
-        kind = option.get("type", "str")
-        if option.get("choices"):
-            kind += " (" + ", ".join(f"`{c}`" for c in option["choices"]) + ")"
-        default = "required" if option.get("required") else ("" if option.get("default") in (None, "") else f"`{option['default']}`")
-        what = plain(" ".join(option.get("description") or [])).replace("|", "\\|")
-        rows.append(f"| `{name}` | {kind} | {default} | {what} |")
-    return rows
+def site_page(role: str, entry: str) -> list[str]:
+    """Where the role's variables are rendered: ansible-doc and the docs site (make docs-site) show every option."""
+    return [f"Every variable{'' if entry == 'main' else f' of the `{entry}` entry point'}, its type, default and choices: "
+            f"`ansible-doc -t role exchange_lb.appliance.{role}`, or the role's page of the docs site that `make docs-site` "
+            f"builds (`{SITE}/{role}_role.html`)."]
 
 
 def render(playbook: Path) -> str:
@@ -89,12 +90,13 @@ def render(playbook: Path) -> str:
         point = spec["argument_specs"][entry]
         lines += [f"## Role `{role}`" + (f", entry point `{entry}`" if entry != "main" else ""), "",
                   f"**{plain(point.get('short_description', ''))}**", ""]
-        lines += [plain(paragraph) + "\n" for paragraph in point.get("description") or []]
+        lines += [plain(paragraph) + "\n" for paragraph in paragraphs(point.get("description"))]
         if role == "exchange":
             lines += ["Its variables are the web UI's fields: see [variables.md](../variables.md) or "
                       "`ansible-doc -t role exchange_lb.appliance.exchange`.", ""]
         else:
-            lines += ["### Variables", "", *options_table(point.get("options") or {}), ""]
+            lines += ["### Variables", "", *(site_page(role, entry) if point.get("options") else
+                                             ["This playbook takes no variables of its own."]), ""]
     imports = re.findall(r"import_playbook: exchange_lb\.appliance\.(\w+)", playbook.read_text(encoding="utf-8"))
     if imports:
         lines += [f"It also runs, before it changes anything: {', '.join(f'[{i}]({i}.md)' for i in imports)}.", ""]

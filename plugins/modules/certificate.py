@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: certificate
 short_description: Check a service certificate (.pfx or .pem + file password) and install it for haproxy and stunnel
-version_added: 0.1.0
+version_added: 1.0.0
 author: exchange_lb developers (@exchange-lb)
 description:
   - The certificate field of an SSL-offloaded service of the appliance, as the ALOHA for Exchange web UI had it

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: network_config
 short_description: Render and apply the appliance's network configuration, with a rollback
-version_added: 0.1.0
+version_added: 1.0.0
 author: exchange_lb developers (@exchange-lb)
 description:
   - Renders the Network tab of the guide (4.2) - address, netmask, gateway or DHCP, vLAN Identifier, static routes,

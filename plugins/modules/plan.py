@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: plan
 short_description: Validate the appliance settings and compute the appliance plan
-version_added: 0.1.0
+version_added: 1.0.0
 author: exchange_lb developers (@exchange-lb)
 description:
   - Takes the settings of the appliance, shaped like the fields of the ALOHA for Exchange web UI

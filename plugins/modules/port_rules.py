@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: port_rules
 short_description: Check the appliance's listening plan against itself and against the host
-version_added: 0.1.0
+version_added: 1.0.0
 author: exchange_lb developers (@exchange-lb)
 description:
   - Checks every port the appliance is about to open, before any daemon configuration is written.

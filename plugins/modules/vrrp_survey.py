@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: vrrp_survey
 short_description: Refuse a Cluster Identifier that another VRRP router on the network already uses
-version_added: 0.1.0
+version_added: 1.0.0
 author: exchange_lb developers (@exchange-lb)
 description:
   - Listens on the node's interface for VRRP advertisements (versions 2 and 3) for a few seconds and fails when a router

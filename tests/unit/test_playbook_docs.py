@@ -25,3 +25,25 @@ def test_local_links_resolve() -> None:
             if re.match(r"[a-z]+:", target):
                 continue
             assert (doc.parent / target).exists(), f"{doc.relative_to(ROOT)} links to missing {target}"
+
+
+def test_a_description_given_as_one_string_is_one_paragraph() -> None:
+    # argument specs allow both; a string joined as a list came out letter-spaced ("H o w   l o n g")
+    assert gen.paragraphs("How long the D/s prompt waits.") == ["How long the D/s prompt waits."]
+    assert gen.paragraphs(["First paragraph.", "Second one."]) == ["First paragraph.", "Second one."]
+    assert gen.paragraphs(None) == []
+
+
+def test_the_variables_are_where_the_docs_site_renders_them() -> None:
+    # the role's options are rendered once, by antsibull-docs (make docs-site) and ansible-doc, not restated here
+    page = gen.pages()["firstboot.md"]
+    assert "ansible-doc -t role exchange_lb.appliance.firstboot" in page
+    assert ".build/docsite/build/html/collections/exchange_lb/appliance/firstboot_role.html" in page
+    assert "| `firstboot_tty` |" not in page
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "\ndocs-site: venv\n" in makefile and "DOCSITE := .build/docsite\n" in makefile
+
+
+def test_no_page_is_letter_spaced() -> None:
+    for page, text in gen.pages().items():
+        assert not re.search(r"\b(?:\w ){3}  \w", text), f"{page}: letter-spaced text"
