@@ -11,6 +11,7 @@ documents, with a value of one of its choices."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import typing as t
@@ -141,3 +142,37 @@ def test_setup_passes_the_syntax_check() -> None:
     run = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "--syntax-check", str(AWX / "setup.yml")],
                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def run_setup(tmp_path: Path, extra: dict[str, t.Any]) -> subprocess.CompletedProcess[str]:
+    """awx/setup.yml against a controller address where nothing listens: it runs up to its first
+    awx.awx task, which fails to connect."""
+    variables = {"exlb_awx_scm_url": "https://git.example.com/exchange-lb-site.git",
+                 "exlb_awx_execution_environment_image": "registry.example.com/exchange-lb-ee:1.0.0",
+                 "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python"), **extra}
+    (tmp_path / "vars.yml").write_text(yaml.safe_dump(variables), encoding="utf-8")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+           "CONTROLLER_HOST": "https://127.0.0.1:9", "CONTROLLER_USERNAME": "admin", "CONTROLLER_PASSWORD": "x"}
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", str(AWX / "setup.yml"), f"-e@{tmp_path / 'vars.yml'}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_setup_gives_each_job_template_its_credentials(tmp_path: Path) -> None:
+    run = run_setup(tmp_path, {
+        "exlb_awx_secret_credentials": [{"type": "Exchange LB HTTP(s) certificate", "name": "mail.example.com"},
+                                        {"type": "Exchange LB admin", "name": "admin"}],
+        "exlb_awx_vault_credential": "site vault",
+    })
+    assert "Apply configuration: Exchange LB appliance nodes (SSH), mail.example.com, admin, site vault" in run.stdout
+    assert "Services: Exchange LB appliance nodes (SSH), site vault" in run.stdout
+    assert "Exchange static ports: Exchange CAS servers (WinRM), site vault" in run.stdout
+    assert "TASK [Organization]" in run.stdout and "Connection refused" in run.stdout + run.stderr and run.returncode != 0
+    without = run_setup(tmp_path, {})
+    assert "Apply configuration: Exchange LB appliance nodes (SSH)\"" in without.stdout
+
+
+def test_setup_refuses_a_credential_of_no_known_type(tmp_path: Path) -> None:
+    run = run_setup(tmp_path, {"exlb_awx_secret_credentials": [{"type": "HTTPS certificate", "name": "mail"}]})
+    assert run.returncode != 0
+    assert "exlb_awx_secret_credentials: mail has the type HTTPS certificate; the types are Exchange LB HTTP(s) certificate," in run.stdout
+    assert "TASK [Organization]" not in run.stdout
