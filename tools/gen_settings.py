@@ -4,8 +4,8 @@
 Usage: tools/gen_settings.py [--check]
 
 Writes the exchange role's defaults/main.yml, the options of its meta/argument_specs.yml, the
-settings mapping of its vars/main.yml, the AWX survey awx/surveys/apply_configuration.yml and
-docs/variables.md (through tools/gen_variables_doc.py). --check writes nothing and exits 1,
+settings mapping of its vars/main.yml, the AWX survey awx/surveys/apply_configuration.yml, the AWX
+credential types awx/credential_types.yml and docs/variables.md (through tools/gen_variables_doc.py). --check writes nothing and exits 1,
 naming the files, when one of them is not what the table says (make lint runs it).
 """
 
@@ -215,7 +215,18 @@ def survey_text(setting: Setting) -> str:
     return re.sub(r"\b[VOCM]\((?:[\w.]+#role:\w+:)?([^)]*)\)", r"\1", text)
 
 
+def _blank_note(setting: Setting, default: t.Any) -> str:
+    if default in (None, "", NO_DEFAULT):
+        return " Left blank, the inventory's value stays (else none)."
+    return f" Left blank, the inventory's value stays (else the role's default, {default})."
+
+
 def question(setting: Setting) -> dict[str, t.Any]:
+    """The survey question of a setting: no default (AWX would send a default as an answer on every launch,
+    over the inventory) and no empty answer (a text question needs one character: AWX sends a blank optional
+    text question with min 0 as an empty string)."""
+    if setting.secret or setting.type == "path" or setting.credential:
+        raise ValueError(f"{setting.variable}: a secret or a file comes from an AWX credential, never from a survey question")
     entry: dict[str, t.Any] = {
         "question_name": setting.survey,
         "question_description": survey_text(setting),
@@ -223,9 +234,7 @@ def question(setting: Setting) -> dict[str, t.Any]:
         "required": setting.required,
     }
     default = setting.default
-    if setting.secret:
-        entry["type"] = "password"
-    elif setting.type == "bool":
+    if setting.type == "bool":
         entry.update(type="multiplechoice", choices=["true", "false"])
         default = "true" if default else "false"
     elif setting.choices:
@@ -233,12 +242,11 @@ def question(setting: Setting) -> dict[str, t.Any]:
     elif setting.type == "int":
         assert setting.bounds, f"{setting.variable}: an integer question needs bounds"
         entry.update(type="integer", min=setting.bounds[0], max=setting.bounds[1])
-    elif setting.type in ("str", "path"):
-        entry["type"] = "text"
+    elif setting.type == "str":
+        entry.update(type="text", min=1)
     else:
         raise ValueError(f"{setting.variable}: no AWX question type for {setting.type}")
-    if default not in (None, NO_DEFAULT):
-        entry["default"] = default
+    entry["question_description"] += _blank_note(setting, default)
     return entry
 
 
@@ -254,12 +262,76 @@ def survey_yml() -> str:
     )
 
 
+# --- the AWX credential types ------------------------------------------------------------
+CREDENTIAL_HELP = {
+    "path": (
+        "Paste the file: a PEM file (certificate, chain and private key, in any order; the key may be encrypted) or a"
+        " PKCS#12 (.pfx) file as base64 (base64 -w0 mail.pfx). AWX writes it to a file of the run's own and sets {variable}"
+        " to its path."
+    ),
+    "str": "Empty when there is none. Injected as the extra variable {variable}; never shown again nor logged.",
+}
+
+
+def credential_field(setting: Setting) -> dict[str, t.Any]:
+    """One input of a credential type: a file (multiline) or a password, always secret (a certificate file holds its key)."""
+    field_id = setting.name
+    entry: dict[str, t.Any] = {
+        "id": field_id,
+        "label": setting.field.split(" (exchange_")[0],
+        # the field's name as the guide gives it, then how to fill it in
+        "help_text": survey_text(setting).split(". ")[0] + ". " + CREDENTIAL_HELP[setting.type].format(variable=setting.variable),
+        "type": "string",
+        "secret": True,
+    }
+    if setting.type == "path":
+        entry["multiline"] = True
+    return entry
+
+
+def credential_types() -> list[dict[str, t.Any]]:
+    types: dict[str, list[Setting]] = {}
+    for setting in SETTINGS.values():
+        if setting.credential:
+            assert setting.secret or setting.type == "path", f"{setting.variable}: a credential holds secrets and files only"
+            types.setdefault(setting.credential, []).append(setting)
+    result = []
+    for name, settings in types.items():
+        files = {f"template.{s.name}": f"{{{{ {s.name} }}}}" for s in settings if s.type == "path"}
+        extra_vars = {
+            s.variable: f"{{{{ tower.filename.{s.name} }}}}" if s.type == "path" else f"{{{{ {s.name} }}}}" for s in settings
+        }
+        # the file, or the password when the credential is a password alone, is what it is for
+        required = [s.name for s in settings if s.type == "path"] or [s.name for s in settings]
+        injectors: dict[str, t.Any] = {"file": files} if files else {}
+        injectors["extra_vars"] = extra_vars
+        result.append(
+            {
+                "name": name,
+                "description": "exchange_lb.appliance: " + ", ".join(s.variable for s in settings) + " (docs/awx.md)",
+                "kind": "cloud",
+                "inputs": {"fields": [credential_field(s) for s in settings], "required": required},
+                "injectors": injectors,
+            }
+        )
+    return result
+
+
+def credential_types_yml() -> str:
+    return (
+        f"---\n# {GENERATED}\n# The AWX credential types awx/setup.yml creates: the certificate files and passwords of the\n"
+        "# settings table, injected as a file and extra variables (never survey answers). docs/awx.md.\n"
+        + _dump({"credential_types": credential_types()})
+    )
+
+
 def outputs() -> dict[Path, t.Callable[[], str]]:
     return {
         ROLE / "defaults" / "main.yml": defaults_yml,
         ROLE / "meta" / "argument_specs.yml": argument_specs_yml,
         ROLE / "vars" / "main.yml": vars_yml,
         ROOT / "awx" / "surveys" / "apply_configuration.yml": survey_yml,
+        ROOT / "awx" / "credential_types.yml": credential_types_yml,
         # after the argument spec: docs/variables.md reads it from disk
         gen_variables_doc.OUT: gen_variables_doc.render,
     }

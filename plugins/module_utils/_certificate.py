@@ -12,7 +12,8 @@ of what was uploaded.  This module util does the same for
 ``exchange_lb.appliance.certificate``:
 
 * :func:`load_bundle` reads a PEM file (certificate, chain and private key in
-  any order), a DER certificate or a PKCS#12 (.pfx/.p12) file, decrypts it with
+  any order), a DER certificate or a PKCS#12 (.pfx/.p12) file, also as base64
+  text (an AWX credential field holds text only), decrypts it with
   the file password, finds the certificate that belongs to the private key and
   puts the chain in issuer order;
 * :func:`validate` applies the appliance's policy (key strength, signature
@@ -34,6 +35,8 @@ built-in ``idna`` codec (IDNA 2003).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime
 import ipaddress
@@ -334,8 +337,22 @@ def load_bundle(
     if b"-----BEGIN " in data:
         certificates, key, source_format = _load_pem(data, password, field)
     else:
-        certificates, key, source_format = _load_binary(data, password, field)
+        certificates, key, source_format = _load_binary(_from_base64(data), password, field)
     return _assemble(certificates, key, source_format, field, _utcnow(now))
+
+
+def _from_base64(data: bytes) -> bytes:
+    """The bytes of a binary file written as base64 text (``base64 mail.pfx``, wrapped or not): how a .pfx reaches
+    a file through an AWX credential, whose fields hold text only. Anything else is returned as it is."""
+    text = b"".join(data.split())
+    if not text or text.strip(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="):
+        return data
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return data
+    # DER (a PKCS#12 file or a certificate) starts with a SEQUENCE
+    return decoded if decoded[:1] == b"\x30" else data
 
 
 def _password_bytes(password: str | None) -> bytes | None:

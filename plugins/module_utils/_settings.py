@@ -7,10 +7,11 @@
 
 Each row says everything the collection knows of one setting: its type, the guide's default,
 bounds and choices, whether it is secret, its documentation (whose first sentence names the
-field as the appliance's web UI does), the question of the AWX survey that asks it, and how it
-reaches the plan. ``tools/gen_settings.py`` writes from this table the role's
-``defaults/main.yml``, the options of its ``meta/argument_specs.yml``, the settings mapping of
-its ``vars/main.yml``, the AWX survey ``awx/surveys/apply_configuration.yml`` and (through
+field as the appliance's web UI does), the question of the AWX survey that asks it (or, for a
+secret or a file, the AWX credential type that injects it), and how it reaches the plan.
+``tools/gen_settings.py`` writes from this table the role's ``defaults/main.yml``, the options of
+its ``meta/argument_specs.yml``, the settings mapping of its ``vars/main.yml``, the AWX survey
+``awx/surveys/apply_configuration.yml``, the AWX credential types ``awx/credential_types.yml`` and (through
 ``tools/gen_variables_doc.py``) ``docs/variables.md``; ``--check`` (run by ``make lint``)
 fails when one of them is not what the table says. Adding a field of the web UI is one row
 here and one rule in the plan.
@@ -64,13 +65,15 @@ class Setting:
     doc: tuple[str, ...] = ()  #: the argument spec's description; the first paragraph names the WUI field
     bounds: tuple[int, int] | None = None  #: an int's lowest and highest value
     choices: tuple[t.Any, ...] = ()
-    secret: bool = False  #: never logged; a password question in AWX; never a plan setting
+    secret: bool = False  #: never logged; a secret field of an AWX credential; never a plan setting
     required: bool = False
     elements: str = ""  #: a list's element type
     options: dict[str, t.Any] | None = None  #: a list of dicts: the spec of one element
     #: computed on each host: the Jinja expression of defaults/main.yml (several lines: a folded block)
     role_default: str | tuple[str, ...] = ""
     survey: str = ""  #: the question of the AWX survey "Apply configuration" (empty: not asked)
+    #: the AWX credential type that injects it (awx/credential_types.yml): a secret or a file is never a survey question
+    credential: str = ""
     survey_doc: str = ""  #: the question's description, where the documentation's text does not fit
     to_plan: bool = True  #: handed to the plan (vars/main.yml exchange_settings)
     plan_key: str = ""  #: the plan's name for it when not ``name``; ``a.b``: key b of mapping a
@@ -495,7 +498,7 @@ SECTIONS: tuple[Section, ...] = (
                     ),
                     "Checked by M(exchange_lb.appliance.certificate) before anything on the host changes.",
                 ),
-                survey="HTTP(s) Service › Certificate .pfx or .pem",
+                credential="Exchange LB HTTP(s) certificate",
             ),
             Setting(
                 "http_certificate_password",
@@ -509,7 +512,7 @@ SECTIONS: tuple[Section, ...] = (
                     ),
                 ),
                 secret=True,
-                survey="HTTP(s) Service › File password",
+                credential="Exchange LB HTTP(s) certificate",
                 to_plan=False,
             ),
             Setting(
@@ -871,7 +874,7 @@ SECTIONS: tuple[Section, ...] = (
                         " certificate file for the V(ssl-offload) modes."
                     ),
                 ),
-                survey="IMAP(s) Service › Certificate .pfx or .pem",
+                credential="Exchange LB IMAP(s) certificate",
             ),
             Setting(
                 "imap_certificate_password",
@@ -885,7 +888,7 @@ SECTIONS: tuple[Section, ...] = (
                     ),
                 ),
                 secret=True,
-                survey="IMAP(s) Service › File password",
+                credential="Exchange LB IMAP(s) certificate",
                 to_plan=False,
             ),
         ),
@@ -1001,7 +1004,7 @@ SECTIONS: tuple[Section, ...] = (
                         " certificate file for the V(ssl-offload) modes."
                     ),
                 ),
-                survey="POP3(s) Service › Certificate .pfx or .pem",
+                credential="Exchange LB POP3(s) certificate",
             ),
             Setting(
                 "pop3_certificate_password",
@@ -1015,7 +1018,7 @@ SECTIONS: tuple[Section, ...] = (
                     ),
                 ),
                 secret=True,
-                survey="POP3(s) Service › File password",
+                credential="Exchange LB POP3(s) certificate",
                 to_plan=False,
             ),
         ),
@@ -1255,7 +1258,7 @@ SECTIONS: tuple[Section, ...] = (
                         " certificate file for the V(ssl-offload) modes."
                     ),
                 ),
-                survey="SMTP(s) Service › Certificate .pfx or .pem",
+                credential="Exchange LB SMTP(s) certificate",
             ),
             Setting(
                 "smtp_certificate_password",
@@ -1269,7 +1272,7 @@ SECTIONS: tuple[Section, ...] = (
                     ),
                 ),
                 secret=True,
-                survey="SMTP(s) Service › File password",
+                credential="Exchange LB SMTP(s) certificate",
                 to_plan=False,
             ),
         ),
@@ -1371,7 +1374,7 @@ SECTIONS: tuple[Section, ...] = (
                     ),
                 ),
                 secret=True,
-                survey="System › admin password",
+                credential="Exchange LB admin",
                 plan_key="stats_enabled",
                 plan_value="{{ lookup('exchange_lb.appliance.secret', 'exchange_admin_password') | length > 0 }}",
                 plan_default=False,

@@ -1,8 +1,11 @@
 """The AWX surveys (awx/surveys/) and the roles' argument specs agree, so they cannot drift:
 every survey variable is an option of the spec of the role (and entry point) its job
-template runs, with a compatible type, the same choices, the spec's integer bounds
-("An integer from <low> to <high>." in the option's description), the role's default,
-and a password field exactly where the spec says no_log."""
+template runs, with a compatible type, the same choices and the spec's integer bounds
+("An integer from <low> to <high>." in the option's description). No question asks a
+secret (no_log in the spec) or a file (type path): those come from AWX credentials
+(tests/unit/test_awx_credential_types.py). No question has a default and no text question
+takes an empty answer, so a blank answer never overrides the inventory: the description
+names the role's default instead."""
 
 from __future__ import annotations
 
@@ -28,6 +31,10 @@ NOT_ASKED = {
     # Exchange's endpoint mapper stays on 135; the static ports survey need not ask it
     "exchange_rpc_endpoint_mapper_port",
 }
+
+# Paths a survey may ask: where a job writes, not a file it reads (which would have to be in the
+# project's git checkout). Backup and Restore: a directory the execution environment mounts.
+OUTPUT_DIRECTORIES = {"exchange_backup_dir"}
 
 
 def load(path: Path) -> t.Any:
@@ -62,17 +69,15 @@ def bounds(option: dict[str, t.Any]) -> tuple[int, int] | None:
     return found.pop() if found else None
 
 
-def expected_default(question_type: str, option: dict[str, t.Any], value: t.Any) -> t.Any:
-    """The role's default as the survey shows it."""
-    if value is None:
+def expected_default(option: dict[str, t.Any], value: t.Any) -> str | None:
+    """The role's default as a question's description names it."""
+    if value is None or value == "":
         return None
     if option.get("type") == "bool":
         return "true" if value else "false"
-    if question_type == "text" and isinstance(value, list):
+    if isinstance(value, list):
         return ",".join(value)
-    if question_type in ("text", "password", "textarea"):
-        return str(value)
-    return value
+    return str(value)
 
 
 def test_every_job_template_runs_its_roles_entry_point() -> None:
@@ -104,8 +109,9 @@ def test_survey_agrees_with_the_argument_spec(job: dict[str, t.Any]) -> None:
         option = options[name]
         kind = option.get("type", "str")
         qtype = question["type"]
-        # secrets: a password field exactly where the spec says no_log
-        assert (qtype == "password") == bool(option.get("no_log")), where
+        # secrets and files come from credentials, never from a survey answer (kept in the job's extra vars)
+        assert qtype != "password" and not option.get("no_log"), f"{where}: a secret is a credential's field"
+        assert kind != "path" or name in OUTPUT_DIRECTORIES, f"{where}: a file is a credential's file"
         if option.get("required"):
             assert question["required"] is True, f"{where}: required in the spec"
         if qtype == "multiplechoice":
@@ -127,16 +133,15 @@ def test_survey_agrees_with_the_argument_spec(job: dict[str, t.Any]) -> None:
             # not a list: a text answer would reach the role as one string, unsplit
             assert kind in ("str", "path", "raw"), where
             assert "choices" not in option, f"{where}: a spec with choices needs multiple choice"
-        default = expected_default(qtype, option, defaults.get(name, option.get("default")))
-        if default is None:
-            assert question.get("default") in (None, ""), where
-            assert not question["required"] or option.get("required"), where
-        else:
-            assert question.get("default") == default, f"{where}: survey default {question.get('default')!r} != role default {default!r}"
-        if qtype == "multiplechoice" and "default" in question:
-            assert question["default"] in question["choices"], where
-        if qtype == "integer" and question.get("default") not in (None, ""):
-            assert question["min"] <= question["default"] <= question["max"], where
+        # a default is sent on every launch (schedules, API calls) and would win over the inventory
+        assert "default" not in question, f"{where}: a survey default overrides the inventory on every launch"
+        if qtype in ("text", "textarea"):
+            assert question.get("min", 0) >= 1, f"{where}: AWX sends a blank text answer with min 0 as an empty string"
+        default = expected_default(option, defaults.get(name, option.get("default")))
+        if not question["required"]:
+            note = ("Left blank, the inventory's value stays (else none)." if default is None
+                    else f"Left blank, the inventory's value stays (else the role's default, {default}).")
+            assert question["question_description"].endswith(note), f"{where}: the description does not end with {note!r}"
 
 
 def test_apply_configuration_mirrors_every_wui_field_a_survey_can_hold() -> None:
@@ -145,7 +150,8 @@ def test_apply_configuration_mirrors_every_wui_field_a_survey_can_hold() -> None
     for name, option in spec_of(job).items():
         first = (option.get("description") or [""])[0]
         on_a_tab = re.match(r"(Network|Config|Services|Setup) tab", first)
-        if on_a_tab and option.get("type") not in ("list", "dict") and name not in PER_NODE_OR_FIXED:
+        if (on_a_tab and option.get("type") not in ("list", "dict", "path") and not option.get("no_log")
+                and name not in PER_NODE_OR_FIXED):
             assert name in asked, f"{name} ({first[:60]}...) is missing from the survey"
     assert not asked & PER_NODE_OR_FIXED
 

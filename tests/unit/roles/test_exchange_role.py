@@ -31,6 +31,16 @@ def test_passwords_and_only_they_are_secret_and_never_reach_the_plan() -> None:
             assert not setting.to_plan or "| length > 0" in str(setting.plan_value), setting.name
 
 
+def test_a_secret_or_a_file_is_a_credential_never_a_survey_question() -> None:
+    for setting in SETTINGS.values():
+        if setting.secret or setting.type == "path":
+            assert setting.credential and not setting.survey, setting.name
+        if setting.credential:
+            assert setting.secret or setting.type == "path", setting.name
+    with pytest.raises(ValueError, match="comes from an AWX credential"):
+        gen_settings.question(SETTINGS["http_certificate"])
+
+
 def test_every_row_is_whole() -> None:
     for setting in SETTINGS.values():
         assert setting.doc, f"{setting.name} has no documentation"

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
 import ipaddress
@@ -253,6 +254,14 @@ LOAD_OK: list[tuple[str, t.Callable[[Pki], tuple[bytes, str | None]], list[str],
     ("pfx-no-password-given-one", lambda p: (pfx(p.key, p.leaf, [], None), PASSWORD), FULL_CHAIN[:1], "PKCS#12"),
     ("pfx-empty-password", lambda p: (pfx(p.key, p.leaf, [p.inter], None), ""), FULL_CHAIN[:2], "PKCS#12"),
     ("pfx-legacy-3des", lambda p: (legacy_pfx(p.key, p.leaf, [p.inter], PASSWORD), PASSWORD), FULL_CHAIN[:2], "PKCS#12"),
+    # a .pfx pasted into an AWX credential as base64, on one line (base64 -w0) or wrapped (base64)
+    ("pfx-base64", lambda p: (base64.b64encode(pfx(p.key, p.leaf, [p.inter], PASSWORD)), PASSWORD), FULL_CHAIN[:2], "PKCS#12"),
+    (
+        "pfx-base64-wrapped",
+        lambda p: (base64.encodebytes(pfx(p.key, p.leaf, [p.inter, p.root], None)), None),
+        FULL_CHAIN,
+        "PKCS#12",
+    ),
     (
         "pfx-unicode-password",
         lambda p: (pfx(p.key, p.leaf, [], "pässwörd"), "pässwörd"),
@@ -282,6 +291,9 @@ LOAD_REFUSED: list[tuple[str, t.Callable[[Pki], tuple[bytes, str | None]], str]]
     ("empty", lambda p: (b" \n", None), r"the certificate file is empty"),
     ("garbage", lambda p: (os.urandom(64) + b"garbage", None), r"the file is not a certificate \(expected a PEM"),
     ("text", lambda p: (b"hello, this is not a certificate\n", None), r"the file is not a certificate"),
+    ("base64-text", lambda p: (base64.b64encode(b"hello, this is not a certificate"), None), r"the file is not a certificate"),
+    ("base64-garbage", lambda p: (base64.b64encode(b"0" + bytes(range(64))), None), r"the file is not a certificate"),
+    ("base64-wrong-password", lambda p: (base64.b64encode(pfx(p.key, p.leaf, [], PASSWORD)), "nope"), r"wrong file password"),
     (
         "pem-damaged",
         lambda p: (b"-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n", None),
