@@ -29,9 +29,10 @@ SCENARIOS ?= $(SCENARIOS_LANE1) $(SCENARIOS_LANE2) $(SCENARIOS_LANE3)
 SCENARIOS_DEBIAN13 ?= data_offload data_bridge
 # haproxy, keepalived, nftables: the unit tests give every rendered file to its daemon's own check
 # (haproxy -c, keepalived --config-test, nft -c). make deps installs them without starting them here.
+# qemu-utils: the OVA packer's unit tests read VMDKs that qemu-img writes.
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux \
-	wrk haproxy keepalived nftables
+	wrk haproxy keepalived nftables qemu-utils
 # make image: sfdisk (fdisk), qemu-img; make image-test: KVM's qemu and pexpect/pytest for the system
 # python (not in make test yet: make deps does not install them)
 IMAGE_PACKAGES := fdisk qemu-utils qemu-system-x86 python3-pexpect python3-pytest
@@ -49,7 +50,7 @@ help:
 	@echo "make lab-down - remove every container and network the lab made"
 	@echo "make bench  - performance figures (bench/results/, docs/performance.md); bench-smoke: the short CI run (same code, tiny counts)"
 	@echo "make drills - reliability drills; drills-smoke: the short CI run"
-	@echo "make image  - the appliance VM image (.build/image/*.qcow2, docs/image.md); image-test boots it under KVM"
+	@echo "make image  - the appliance VM image (.build/image: qcow2, OVA, VHDX; docs/image.md); image-test boots it under KVM"
 
 # --- setup ------------------------------------------------------------------
 # A Debian policy-rc.d that refuses every start (exit 101) while apt-get runs: the packages' daemons

@@ -4,7 +4,8 @@
 # customize-vm.sh, with GRUB on a partitioned raw disk, converted to a compressed qcow2.
 #   lab/image/build-vm.sh [OUTDIR]       (root: losetup, mount; OUTDIR defaults to .build/image)
 # Outputs OUTDIR/exchange-lb-appliance-debian12.qcow2 (compressed), and from the same raw disk a
-# .vmdk (stream-optimized) and a .vhdx (dynamic); IMAGE_EXTRA_FORMATS="" builds the qcow2 only.
+# .vmdk (stream-optimized), the .ova that carries it (ova.py) and a .vhdx (dynamic);
+# IMAGE_EXTRA_FORMATS="" builds the qcow2 only ("ova" alone: the OVA without a separate .vmdk).
 # Packages come from the host's Debian mirror (lab/aptproxy.py --print-mirrors, as lab/lab.sh
 # reads it), cached under OUTDIR/debcache so that a rebuild downloads nothing.
 set -euo pipefail
@@ -87,17 +88,26 @@ e2fsck -fy "${part}" >/dev/null || [[ $? -le 1 ]]
 losetup -d "${loop}"; loop=""
 
 qcow2="${out}/${name}.qcow2"
-rm -f "${qcow2}" "${out}/${name}.vmdk" "${out}/${name}.vhdx"
+rm -f "${qcow2}" "${out}/${name}".{vmdk,ova,vhdx} "${work}/${name}.vmdk"
 nice -n 10 qemu-img convert -c -O qcow2 "${raw}" "${qcow2}"
-# the same disk for VMware/VirtualBox (a stream-optimized VMDK, as an OVA carries it) and Hyper-V
-for format in ${IMAGE_EXTRA_FORMATS-vmdk vhdx}; do
+# the same disk for VMware/VirtualBox (a stream-optimized VMDK, and the OVA that carries it with its
+# OVF descriptor: ova.py) and Hyper-V
+vmdk() {
+  [[ -s "$1" ]] || nice -n 10 qemu-img convert -O vmdk -o subformat=streamOptimized "${raw}" "$1"
+}
+for format in ${IMAGE_EXTRA_FORMATS-vmdk ova vhdx}; do
   case "${format}" in
-    vmdk) nice -n 10 qemu-img convert -O vmdk -o subformat=streamOptimized "${raw}" "${out}/${name}.vmdk" ;;
+    vmdk) vmdk "${out}/${name}.vmdk" ;;
+    ova)
+      disk="${out}/${name}.vmdk"
+      [[ " ${IMAGE_EXTRA_FORMATS-vmdk} " == *" vmdk "* ]] || disk="${work}/${name}.vmdk"
+      vmdk "${disk}"
+      nice -n 10 python3 "${here}/ova.py" "${disk}" "${out}/${name}.ova" ;;
     vhdx) nice -n 10 qemu-img convert -O vhdx -o subformat=dynamic "${raw}" "${out}/${name}.vhdx" ;;
-    *) die "IMAGE_EXTRA_FORMATS: unknown format ${format} (vmdk, vhdx)" ;;
+    *) die "IMAGE_EXTRA_FORMATS: unknown format ${format} (vmdk, ova, vhdx)" ;;
   esac
 done
-rm -f "${raw}"
+rm -f "${raw}" "${work}/${name}.vmdk"
 took=$(( $(date +%s) - start ))
 printf '%s\n' "${took}" > "${out}/build-seconds"
 echo "build-vm: built in ${took} s:"

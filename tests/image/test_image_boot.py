@@ -13,12 +13,15 @@ kernel hangs before its first line.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import time
 import typing as t
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pexpect
@@ -27,6 +30,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_DIR = ROOT / ".build" / "image"
 IMAGE = Path(os.environ.get("EXLB_IMAGE", IMAGE_DIR / "exchange-lb-appliance-debian12.qcow2"))
+OVA = Path(os.environ.get("EXLB_OVA", IMAGE_DIR / "exchange-lb-appliance-debian12.ova"))
+OVF_NS = {"ovf": "http://schemas.dmtf.org/ovf/envelope/1",
+          "rasd": "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"}
 ADDRESS, NETMASK, GATEWAY = "10.0.2.15", "255.255.255.0", "10.0.2.2"
 NEW_PASSWORD = "image-test-Pw-1"
 ACCEL = os.environ.get("EXLB_IMAGE_ACCEL", "kvm")
@@ -51,31 +57,43 @@ def _kvm_or_fail() -> str:
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:
         pytest.fail("qemu-system-x86_64 is missing: `make deps` installs qemu-system-x86", pytrace=False)
-    if not IMAGE.is_file():
-        pytest.fail(f"{IMAGE} is missing: run `make image` first", pytrace=False)
     return qemu
 
 
-@pytest.fixture(name="console")
-def fixture_console(tmp_path: Path) -> t.Iterator[pexpect.spawn]:
+def _boot(tmp_path: Path, disk: Path, disk_format: str, hardware: list[str], nic: str) -> pexpect.spawn:
+    """Power on a VM on a throw-away qcow2 overlay of ``disk``; its serial console, as pexpect drives it."""
     qemu = _kvm_or_fail()
     overlay = tmp_path / "overlay.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(IMAGE), str(overlay)], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", disk_format, "-b", str(disk), str(overlay)], check=True)
     argv = [
-        "-accel", ACCEL, "-m", "1024", "-smp", "1", "-nographic",
-        "-drive", f"file={overlay},if=virtio,format=qcow2",
-        "-nic", "user,model=virtio-net-pci,restrict=on",
+        "-accel", ACCEL, "-nographic", *hardware,
+        "-drive", f"file={overlay},format=qcow2,if=none,id=disk0",
+        "-nic", f"user,model={nic},restrict=on",
     ]
     log = (tmp_path / "console.log").open("w", encoding="utf-8")
     child = pexpect.spawn(qemu, argv, encoding="utf-8", codec_errors="replace", timeout=BOOT_TIMEOUT, dimensions=(50, 200))
     child.logfile_read = log
     child.started = time.monotonic()  # type: ignore[attr-defined]
+    child.log = log  # type: ignore[attr-defined]
+    return child
+
+
+def _power_off(child: pexpect.spawn, tmp_path: Path) -> None:
+    child.terminate(force=True)
+    child.log.close()  # type: ignore[attr-defined]
+    print(f"\nserial console log: {tmp_path / 'console.log'}")
+
+
+@pytest.fixture(name="console")
+def fixture_console(tmp_path: Path) -> t.Iterator[pexpect.spawn]:
+    """The qcow2 as KVM and Proxmox run it: a virtio disk and a virtio NIC."""
+    if not IMAGE.is_file():
+        pytest.fail(f"{IMAGE} is missing: run `make image` first", pytrace=False)
+    child = _boot(tmp_path, IMAGE, "qcow2", ["-m", "1024", "-smp", "1", "-device", "virtio-blk-pci,drive=disk0"], "virtio-net-pci")
     try:
         yield child
     finally:
-        child.terminate(force=True)
-        log.close()
-        print(f"\nserial console log: {tmp_path / 'console.log'}")
+        _power_off(child, tmp_path)
 
 
 def _expect(console: pexpect.spawn, pattern: str, timeout: float = 60) -> str:
@@ -157,4 +175,60 @@ def test_the_image_boots_to_the_wizard_and_the_admin_logs_in(console: pexpect.sp
     build = (IMAGE_DIR / "build-seconds").read_text(encoding="utf-8").strip() if (IMAGE_DIR / "build-seconds").exists() else "?"
     report = f"{ACCEL}: image {IMAGE.name}: {IMAGE.stat().st_size / 1e6:.0f} MB, built in {build} s; boot to the wizard's prompt: {boot_to_wizard:.1f} s"
     (IMAGE_DIR / "boot-report.txt").write_text(report + "\n", encoding="utf-8")
+    print(report)
+
+
+def _ova_hardware(ovf: ET.Element) -> list[str]:
+    """QEMU's arguments for the virtual hardware the OVF descriptor declares (the devices VMware and VirtualBox give)."""
+    items = {i.findtext("rasd:ResourceType", namespaces=OVF_NS): i for i in ovf.iterfind(".//ovf:VirtualHardwareSection/ovf:Item", OVF_NS)}
+
+    def field(resource: str, name: str) -> str:
+        return items[resource].findtext(f"rasd:{name}", namespaces=OVF_NS) or ""
+
+    assert field("20", "ResourceSubType") == "vmware.sata.ahci" and field("17", "Parent") == field("20", "InstanceID")
+    assert field("10", "ResourceSubType") == "E1000"
+    return ["-smp", field("3", "VirtualQuantity"), "-m", field("4", "VirtualQuantity"),
+            "-device", "ich9-ahci,id=sata", "-device", "ide-hd,drive=disk0,bus=sata.0"]
+
+
+def test_the_ova_carries_the_disk_and_boots_on_its_hardware_to_the_wizard(tmp_path: Path) -> None:
+    """The OVA as an importer reads it: its tar, manifest and descriptor; its VMDK boots on SATA with an E1000 card."""
+    if not OVA.is_file():
+        pytest.fail(f"{OVA} is missing: run `make image` first", pytrace=False)
+    listing = subprocess.run(["tar", "tf", str(OVA)], check=True, capture_output=True, text=True).stdout.split()
+    name = OVA.name.removesuffix(".ova")
+    assert listing == [f"{name}.ovf", f"{name}.mf", f"{name}.vmdk"], listing
+    subprocess.run(["tar", "xf", str(OVA), "-C", str(tmp_path)], check=True)
+    ovf = ET.parse(tmp_path / f"{name}.ovf").getroot()
+    for line in (tmp_path / f"{name}.mf").read_text(encoding="ascii").splitlines():
+        member, digest = re.fullmatch(r"SHA256\((.+)\)= ([0-9a-f]{64})", line).groups()  # type: ignore[union-attr]
+        assert hashlib.sha256((tmp_path / member).read_bytes()).hexdigest() == digest, member
+    vmdk = tmp_path / f"{name}.vmdk"
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(vmdk)], check=True, capture_output=True, text=True).stdout)
+    assert info["format"] == "vmdk" and info["format-specific"]["data"]["create-type"] == "streamOptimized"
+    disk = ovf.find("ovf:DiskSection/ovf:Disk", OVF_NS)
+    assert disk is not None and int(disk.get(f"{{{OVF_NS['ovf']}}}capacity", "")) == info["virtual-size"]
+    populated = int(disk.get(f"{{{OVF_NS['ovf']}}}populatedSize", ""))
+    hardware = _ova_hardware(ovf)
+
+    console = _boot(tmp_path, vmdk, "vmdk", hardware, "e1000")
+    try:
+        started: float = console.started  # type: ignore[attr-defined]
+        _expect(console, re.escape("Retrieve IP using DHCP or configure static ... 10sec (D/s)? "), BOOT_TIMEOUT / SLOW + 30)
+        boot_to_wizard = time.monotonic() - started
+        # the E1000 card is eth0, and the wizard configures it
+        console.send("s")
+        for prompt, answer in ((r"Use IP address \(192\.168\.0\.200\)\? ", ADDRESS), (r"Use netmask \(255\.255\.255\.0\)\? ", NETMASK),
+                               (r"Use default gateway \(none\)\? ", GATEWAY), (re.escape("Commit and save this configuration (N/y)? "), "y")):
+            _expect(console, prompt)
+            console.sendline(answer)
+        summary = _expect(console, r"then let Ansible take over: [^\r\n]*", 90)
+        assert f"{ADDRESS} on eth0" in summary, summary
+    finally:
+        _power_off(console, tmp_path)
+    report = (f"{ACCEL}: OVA {OVA.name}: {OVA.stat().st_size / 1e6:.0f} MB (VMDK {vmdk.stat().st_size / 1e6:.0f} MB, "
+              f"{info['virtual-size'] / 2**30:.0f} GiB disk, {populated / 1e6:.0f} MB populated); "
+              f"its VMDK on SATA with an E1000 card ({' '.join(hardware[:4])}): boot to the wizard's prompt {boot_to_wizard:.1f} s")
+    with (IMAGE_DIR / "boot-report.txt").open("a", encoding="utf-8") as out:
+        out.write(report + "\n")
     print(report)
