@@ -46,7 +46,7 @@ NIC = "E1000"
 NETWORK = "VM Network"  # ESXi's default port group; VirtualBox and ovftool map it at the import
 # VMware hardware version 10 (ESXi 5.5, Workstation 10): the first with SATA
 HARDWARE_FAMILY = "vmx-10"
-# CIM_OperatingSystem.OSType 96 "Debian 64-Bit"; VMware's guest id known from ESXi 7.0 U2 on
+# CIM_OperatingSystem.OSType 96 "Debian 64-Bit"; VMware's newest Debian guest id that ESXi 7 knows too
 CIM_OS_DEBIAN_64 = 96
 VMWARE_GUEST = "debian11_64Guest"
 
