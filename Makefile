@@ -107,7 +107,8 @@ demo:
 	echo "  curl -si http://10.89.60.10/owa/                      # redirected to https://mail.mydomain.local/owa/"; \
 	echo "  openssl s_client -connect 10.89.60.10:993 -servername mail.mydomain.local -CAfile .lab/pki/ca.crt -quiet   # IMAPs, user lab / labpass"; \
 	echo "  $(BIN)/python -c \"import smtplib; print(smtplib.SMTP('10.89.60.10', 25).ehlo())\"   # answered by hub1 or hub2"; \
-	echo "  podman stop exlb-lb1; curl -si http://10.89.60.10/owa/ | head -1; podman start exlb-lb1   # lb2 takes over"; \
+	echo "  lab/lab.sh stop lb1; curl -si http://10.89.60.10/owa/ | head -1; lab/lab.sh start lb1   # lb2 takes over, then gives it back"; \
+	echo "  lab/lab.sh vip                                              # which node holds 10.89.60.10"; \
 	echo "  ansible-playbook site.yml -i inventories/lab --check --diff   # changes nothing"; \
 	echo "  make lab-down                                               # removes the lab"; \
 	echo "Done in $$(( $$(date +%s) - start )) s."

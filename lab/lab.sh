@@ -8,6 +8,8 @@
 #   lab/lab.sh status                what runs
 #   lab/lab.sh clean                 down + remove the exlb images and .lab/
 #   lab/lab.sh podman ARGS...        podman with the lab's containers.conf
+#   lab/lab.sh stop|start NODE       stop or start an appliance node (lb1, lb2), as a failed VM
+#   lab/lab.sh vip                   which node holds the virtual service address now
 #
 # LAB_DEBIAN=13 selects trixie (tags debian13). See docs/lab.md.
 set -euo pipefail
@@ -469,6 +471,41 @@ cmd_clean() {
   log "removed ${LAB_STATE}"
 }
 
+node_container() {  # lb1 -> exlb-lb1, refusing what is not one of the lab's nodes
+  local entry
+  for entry in ${LAB_NODES}; do
+    IFS=: read -r container host _ <<<"${entry}"
+    if [[ "${1:-}" == "${host}" || "${1:-}" == "${container}" ]]; then echo "${container}"; return 0; fi
+  done
+  die "no lab node '${1:-}' (the nodes: $(for entry in ${LAB_NODES}; do IFS=: read -r _ host _ <<<"${entry}"; printf '%s ' "${host}"; done))"
+}
+
+cmd_node() {  # stop|start NODE
+  local verb="$1" container
+  container="$(node_container "${2:-}")"
+  pod "${verb}" "${container}" >/dev/null
+  log "${verb} ${container}"
+  cmd_vip
+}
+
+cmd_vip() {  # who holds LAB_VIP: asks each running node's kernel
+  local entry container host holders=()
+  for entry in ${LAB_NODES}; do
+    IFS=: read -r container host _ <<<"${entry}"
+    if [[ "$(pod inspect -f '{{.State.Running}}' "${container}" 2>/dev/null)" != true ]]; then
+      echo "${host}: not running"
+      continue
+    fi
+    if pod exec "${container}" ip -o -4 addr show 2>/dev/null | grep -qw "${LAB_VIP}"; then
+      echo "${host}: holds ${LAB_VIP}"
+      holders+=("${host}")
+    else
+      echo "${host}: running, without ${LAB_VIP}"
+    fi
+  done
+  ((${#holders[@]} <= 1)) || echo "warning: ${LAB_VIP} on ${holders[*]} at once (split brain)" >&2
+}
+
 # one lab operation at a time on this machine (a second `up` waits, bounded)
 take_lock() {
   mkdir -p "${LAB_STATE}"
@@ -489,7 +526,9 @@ main() {
     status) cmd_status "$@" ;;
     clean) cmd_clean "$@" ;;
     podman) exec podman "$@" ;;
-    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; [[ -z "${cmd}" || "${cmd}" == -h || "${cmd}" == --help ]] ;;
+    stop | start) cmd_node "${cmd}" "$@" ;;
+    vip) cmd_vip ;;
+    *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; [[ -z "${cmd}" || "${cmd}" == -h || "${cmd}" == --help ]] ;;
   esac
 }
 main "$@"
