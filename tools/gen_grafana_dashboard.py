@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Write docs/grafana-dashboard.json: a Grafana dashboard for the appliance's
 haproxy Prometheus metrics (haproxy's built-in exporter, /metrics on each node's
-statistics port). A unit test checks the file is current and that every metric and
-label it uses is one haproxy 2.6 exports.
+statistics port) and, where the node metrics are on, each node's VRRP state (the node
+exporter's textfile collector). A unit test checks the file is current and that every
+metric and label it uses is one haproxy 2.6 or the appliance's notify script exports.
+
+The two exporters listen on different ports of a node, so Prometheus's `instance` label
+differs between them (10.0.0.5:8404, 10.0.0.5:9100): the scrape configurations in
+docs/metrics.md copy the node's address into a `node` label, which the panels select on.
 
     .venv/bin/python tools/gen_grafana_dashboard.py
 """
@@ -16,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "grafana-dashboard.json"
 DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
-SEL = 'instance=~"$instance"'
+SEL = 'node=~"$node"'
 # The appliance's frontends are ft_<service> (ft_https, ft_imap, ft_rpc_ca ...), its
 # backends bk_<service> (bk_http_owa, bk_imap, bk_rpc_ca ...); the statistics
 # frontend ft_stats is no Exchange service.
@@ -57,22 +62,30 @@ UP_DOWN = {"mappings": [{"type": "value", "options": {"0": {"text": "DOWN", "col
            "thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}]}}
 
 
+VRRP_STATES = {"mappings": [{"type": "value", "options": {
+    "0": {"text": "STOPPED", "color": "red"}, "1": {"text": "BACKUP", "color": "blue"},
+    "2": {"text": "MASTER", "color": "green"}, "3": {"text": "FAULT", "color": "red"}}}],
+    "thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": None}]}}
+ONE_MASTER = {"thresholds": {"mode": "absolute", "steps": [
+    {"color": "red", "value": None}, {"color": "green", "value": 1}, {"color": "red", "value": 2}]}}
+
+
 def dashboard() -> dict[str, t.Any]:
     panels = [
         row("Nodes (each appliance node's haproxy)", 0),
         panel("stat", "haproxy answers", "Prometheus could scrape the node's /metrics (its own `up` series).", (0, 1, 6, 4),
-              [(f"up{{{SEL}}}", "{{instance}}")], fieldConfig={"defaults": {"unit": "none", **UP_DOWN}, "overrides": []}),
+              [(f"up{{{SEL}}}", "{{node}}")], fieldConfig={"defaults": {"unit": "none", **UP_DOWN}, "overrides": []}),
         panel("stat", "haproxy uptime", "Since the last haproxy start (a reload keeps it).", (6, 1, 6, 4),
-              [(f"haproxy_process_uptime_seconds{{{SEL}}}", "{{instance}}")], unit="s"),
+              [(f"haproxy_process_uptime_seconds{{{SEL}}}", "{{node}}")], unit="s"),
         panel("stat", "haproxy version", "The package version each node runs (Setup tab › Information › version).", (12, 1, 6, 4),
-              [(f"haproxy_process_build_info{{{SEL}}}", "{{instance}} {{version}}")], unit="none",
+              [(f"haproxy_process_build_info{{{SEL}}}", "{{node}} {{version}}")], unit="none",
               options={"textMode": "name", "reduceOptions": {"calcs": ["lastNotNull"]}}),
         panel("timeseries", "Connections per node", "Current connections, TLS connections among them.", (18, 1, 6, 4),
-              [(f"haproxy_process_current_connections{{{SEL}}}", "{{instance}}"),
-               (f"haproxy_process_current_ssl_connections{{{SEL}}}", "{{instance}} TLS")]),
+              [(f"haproxy_process_current_connections{{{SEL}}}", "{{node}}"),
+               (f"haproxy_process_current_ssl_connections{{{SEL}}}", "{{node}} TLS")]),
         row("Exchange services (frontends)", 5),
         panel("state-timeline", "Services up", "Each service's frontend: UP while haproxy listens for it.", (0, 6, 12, 8),
-              [(f'haproxy_frontend_status{{{FRONT},state="UP"}}', "{{instance}} {{proxy}}")],
+              [(f'haproxy_frontend_status{{{FRONT},state="UP"}}', "{{node}} {{proxy}}")],
               fieldConfig={"defaults": {"unit": "none", **UP_DOWN}, "overrides": []}),
         panel("timeseries", "Client sessions per service", "Current client sessions on each service's frontend.", (12, 6, 12, 8),
               [(f"sum by (proxy) (haproxy_frontend_current_sessions{{{FRONT}}})", "{{proxy}}")]),
@@ -100,7 +113,16 @@ def dashboard() -> dict[str, t.Any]:
               [(f"sum by (proxy) (rate(haproxy_backend_connection_errors_total{{{BACK}}}[5m]))", "{{proxy}} errors"),
                (f"sum by (proxy) (rate(haproxy_backend_retry_warnings_total{{{BACK}}}[5m]))", "{{proxy}} retries")], unit="ops"),
         panel("timeseries", "Persistence tables", "Entries in the stick tables (persistence per source address).", (12, 49, 12, 8),
-              [(f'haproxy_sticktable_used{{{SEL}}}', "{{instance}} {{name}}")]),
+              [(f'haproxy_sticktable_used{{{SEL}}}', "{{node}} {{name}}")]),
+        row("VRRP: who holds the virtual service address (exchange_node_metrics)", 57),
+        panel("state-timeline", "VRRP state per node", "keepalived's state on each node, written at each transition by its "
+              "notify script: MASTER holds the virtual service address.", (0, 58, 16, 6),
+              [(f"max by (node) (exchange_lb_vrrp_state{{{SEL}}})", "{{node}}")],
+              fieldConfig={"defaults": {"unit": "none", **VRRP_STATES}, "overrides": []}),
+        panel("stat", "Masters in the pair", "Exactly one node must hold the address: 0 means no node serves, 2 a split "
+              "brain (both answer ARP for it).", (16, 58, 8, 6),
+              [(f"count(exchange_lb_vrrp_state{{{SEL}}} == 2) or vector(0)", "masters")],
+              fieldConfig={"defaults": {"unit": "none", **ONE_MASTER}, "overrides": []}),
     ]
     return {
         "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "type": "datasource", "pluginId": "prometheus",
@@ -120,13 +142,13 @@ def dashboard() -> dict[str, t.Any]:
         "annotations": {"list": []},
         "links": [],
         "templating": {"list": [
-            {"name": "instance", "label": "Node", "type": "query", "datasource": DS, "multi": True, "includeAll": True,
-             "query": {"query": "label_values(haproxy_process_uptime_seconds, instance)", "refId": "instance"},
-             "definition": "label_values(haproxy_process_uptime_seconds, instance)", "refresh": 2, "current": {}},
+            {"name": "node", "label": "Node", "type": "query", "datasource": DS, "multi": True, "includeAll": True,
+             "query": {"query": "label_values(haproxy_process_uptime_seconds, node)", "refId": "node"},
+             "definition": "label_values(haproxy_process_uptime_seconds, node)", "refresh": 2, "current": {}},
             {"name": "service", "label": "Service", "type": "query", "datasource": DS, "multi": True, "includeAll": True,
              "allValue": ".+", "regex": "/^bk_(.+)$/",
-             "query": {"query": 'label_values(haproxy_backend_status{instance=~"$instance"}, proxy)', "refId": "service"},
-             "definition": 'label_values(haproxy_backend_status{instance=~"$instance"}, proxy)', "refresh": 2, "current": {}},
+             "query": {"query": 'label_values(haproxy_backend_status{node=~"$node"}, proxy)', "refId": "service"},
+             "definition": 'label_values(haproxy_backend_status{node=~"$node"}, proxy)', "refresh": 2, "current": {}},
         ]},
         "panels": panels,
     }

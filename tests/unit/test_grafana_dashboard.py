@@ -19,8 +19,16 @@ ROOT = Path(__file__).resolve().parents[1].parent
 gen = load_source("tools/gen_grafana_dashboard.py")
 
 PROMETHEUS_METRICS = {"up": set()}
-PROMETHEUS_LABELS = {"instance", "job"}
-PROMQL_WORDS = {"sum", "min", "max", "by", "rate", "increase", "label_values", "without", "avg", "count"}
+# `node`: the node's address, copied from __address__ by the relabel_configs of docs/metrics.md
+PROMETHEUS_LABELS = {"instance", "job", "node"}
+PROMQL_WORDS = {"sum", "min", "max", "by", "rate", "increase", "label_values", "without", "avg", "count", "or", "vector"}
+NOTIFY_SCRIPT = ROOT / "roles" / "keepalived" / "files" / "exlb-vrrp-notify"
+
+
+def appliance_metrics() -> dict[str, set[str]]:
+    """What keepalived's notify script writes for the node exporter's textfile collector."""
+    text = NOTIFY_SCRIPT.read_text(encoding="utf-8")
+    return {name: set(re.findall(r"(\w+)=", labels)) for name, labels in re.findall(r"^\s*echo \"(exchange_lb_\w+)\{([^}]*)\}", text, re.M)}
 
 
 def haproxy_metrics() -> dict[str, set[str]]:
@@ -49,7 +57,7 @@ def test_dashboard_is_up_to_date() -> None:
 
 
 def test_every_metric_and_label_is_one_haproxy_exports() -> None:
-    known = {**haproxy_metrics(), **PROMETHEUS_METRICS}
+    known = {**haproxy_metrics(), **appliance_metrics(), **PROMETHEUS_METRICS}
     assert len(known) > 150 and "haproxy_server_status" in known
     dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text(encoding="utf-8"))
     used = set()
@@ -65,7 +73,7 @@ def test_every_metric_and_label_is_one_haproxy_exports() -> None:
         metrics -= matchers
         assert metrics, expr
         for metric in metrics:
-            assert metric in known, f"{metric} is not exported by haproxy 2.6 ({expr})"
+            assert metric in known, f"{metric} is exported neither by haproxy 2.6 nor by the notify script ({expr})"
         labels = set().union(*(known[m] for m in metrics)) | PROMETHEUS_LABELS
         assert matchers <= labels, f"{matchers - labels} in {expr}"
         assert by_labels <= labels, f"{by_labels - labels} in {expr}"
@@ -74,6 +82,31 @@ def test_every_metric_and_label_is_one_haproxy_exports() -> None:
         used |= metrics
     # the dashboard shows services, servers and nodes
     assert {"haproxy_frontend_status", "haproxy_server_status", "haproxy_backend_active_servers", "up"} <= used
+    # ... and which node holds the virtual service address
+    assert "exchange_lb_vrrp_state" in used
+
+
+def test_the_documented_scrape_configs_give_both_exporters_the_same_node_label() -> None:
+    """haproxy's and the node exporter's `instance` differ (two ports of one node): the dashboard
+    selects on `node`, which each scrape configuration of docs/metrics.md sets from the address."""
+    import yaml
+
+    text = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    jobs = {}
+    for block in re.findall(r"```yaml\n(.*?)```", text, re.S):
+        parsed = yaml.safe_load(block)
+        entries = parsed.get("scrape_configs", []) if isinstance(parsed, dict) else parsed
+        for job in entries or []:
+            jobs[job["job_name"]] = job
+    assert set(jobs) == {"exchange_lb", "exchange_lb_nodes"}, jobs
+    for name, job in jobs.items():
+        (rule,) = [rule for rule in job.get("relabel_configs", []) if rule.get("target_label") == "node"]
+        assert rule["source_labels"] == ["__address__"], name
+        for target in job["static_configs"][0]["targets"]:
+            match = re.fullmatch(rule["regex"], target)  # Prometheus anchors its regexes
+            assert match and match.group(1) == target.rsplit(":", 1)[0], (name, target)
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    assert all('instance=~' not in expr for expr, _legend in queries(dashboard))
 
 
 def test_panels_are_laid_out_on_the_grid() -> None:
