@@ -43,6 +43,8 @@ import ipaddress
 import traceback
 import typing as t
 
+from ansible.module_utils.compat.version import LooseVersion
+
 _idna: t.Any
 try:
     import idna as _idna
@@ -165,19 +167,7 @@ class CertificateInfo:
 
 def cryptography_too_old() -> bool:
     """True when the installed cryptography predates :data:`MIN_CRYPTOGRAPHY_VERSION`."""
-    return _version_tuple(CRYPTOGRAPHY_VERSION) < _version_tuple(MIN_CRYPTOGRAPHY_VERSION)
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for part in version.split(".")[:3]:
-        digits = ""
-        for char in part:
-            if not char.isdigit():
-                break
-            digits += char
-        parts.append(int(digits or 0))
-    return tuple(parts)
+    return bool(LooseVersion(CRYPTOGRAPHY_VERSION) < LooseVersion(MIN_CRYPTOGRAPHY_VERSION))
 
 
 def _utcnow(now: datetime.datetime | None) -> datetime.datetime:

@@ -895,5 +895,9 @@ def test_check_certificate_naive_now_is_utc(pki: Pki) -> None:
 def test_cryptography_version() -> None:
     assert certificate.HAS_CRYPTOGRAPHY
     assert not certificate.cryptography_too_old()
-    assert certificate._version_tuple("41.0.7") < certificate._version_tuple("42.0.0")  # pylint: disable=protected-access
-    assert certificate._version_tuple("42.0.0rc1") == (42, 0, 0)  # pylint: disable=protected-access
+
+@pytest.mark.parametrize(("installed", "too_old"), [("41.0.7", True), ("42.0.0", False), ("42.0.0rc1", False), ("50.0.2", False),
+                                                    ("9.9", True)])
+def test_cryptography_too_old_compares_versions_as_numbers(monkeypatch: pytest.MonkeyPatch, installed: str, too_old: bool) -> None:
+    monkeypatch.setattr(certificate, "CRYPTOGRAPHY_VERSION", installed)
+    assert certificate.cryptography_too_old() is too_old
