@@ -49,8 +49,18 @@ class ActionModule(ActionBase):
         except AnsibleError:
             return {**result, "failed": True, "field": field, "msg": f"{field}: the file {args.get('src')!r} was not found on the controller"}
         try:
+            # a file encrypted with ansible-vault (a site repository's certificate) is read decrypted
+            real = self._loader.get_real_file(src, decrypt=True)
+        except AnsibleError as exc:
+            return {**result, "failed": True, "field": field,
+                    "msg": f"{field}: the file {args.get('src')!r} cannot be decrypted ({exc.message}); give the run the vault password"}
+        try:
+            try:
+                data = read_file(real, field=field)
+            finally:
+                self._loader.cleanup_tmp_file(real)
             bundle, info, warnings = check_certificate(
-                read_file(src, field=field),
+                data,
                 args.get("password") or None,
                 field=field,
                 host_name=args.get("host_name") or None,

@@ -64,6 +64,7 @@ options:
         the combined PEM of O(dest) reaches the host, and the host needs no Python crypto library.
       - A PEM file with the certificate, its chain (optional) and its private key, in any order.
       - Or a PKCS#12 file (C(.pfx) or C(.p12)) with the certificate, its private key and optionally the chain.
+      - On the controller, a file encrypted with C(ansible-vault) is read decrypted (the run needs the vault password).
       - A PKCS#12 file may also be given as base64 text (the output of C(base64 mail.pfx), wrapped or not). An AWX
         credential field, which holds text only, brings a C(.pfx) that way (docs/awx.md).
       - The format is recognised by content, not by extension. A lone DER certificate is recognised but refused, as it

@@ -60,7 +60,8 @@ def _errors(question: dict[str, t.Any], value: t.Any) -> list[str]:
         if question.get("min") not in ("", None) and len(value) < int(question["min"]):
             return [f"{name}: value {value!r} is too small"]
     elif question["type"] == "integer":
-        if type(value) is not int or not question.get("min", value) <= value <= question.get("max", value):
+        # AWX compares the type exactly: a bool is no integer answer
+        if not isinstance(value, int) or isinstance(value, bool) or not question.get("min", value) <= value <= question.get("max", value):
             return [f"{name}: {value!r} is not an integer within bounds"]
     elif question["type"] == "multiplechoice" and value not in question["choices"]:
         return [f"{name}: {value!r} is not a choice"]
@@ -189,6 +190,22 @@ def _certificate() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     return key, cert
 
 
+def run_job(tmp_path: Path, inventory: dict[str, t.Any], test: dict[str, t.Any], *args: str) -> subprocess.CompletedProcess[str]:
+    """A run of the play of tests/unit/files/awx_job_variables.yml on one node, whose group has the
+    variables ``inventory``."""
+    node = {"ansible_connection": "local", "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python")}
+    group = {"hosts": {"lb1": node}, "vars": inventory}
+    hosts = {"all": {"children": {"exchange_lb": group}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+    (tmp_path / "test.json").write_text(json.dumps(test), encoding="utf-8")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"), f"-e@{tmp_path / 'test.json'}", *args,
+         str(ROOT / "tests" / "unit" / "files" / "awx_job_variables.yml")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
 def site_value(question: dict[str, t.Any]) -> t.Any:
     """A site's value for a question, in its inventory."""
     if question["type"] == "integer":
@@ -205,12 +222,6 @@ def test_a_job_sees_the_inventory_a_given_answer_and_the_credentials(tmp_path: P
     survey = survey_of(job)
     questions = [q for j in JOBS for q in survey_of(j)["spec"]]
     inventory = {q["variable"]: site_value(q) for q in questions}
-    (tmp_path / "group_vars").mkdir()
-    (tmp_path / "group_vars" / "exchange_lb.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(
-        {"all": {"children": {"exchange_lb": {"hosts": {"lb1": {"ansible_connection": "local",
-                                                                 "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python")}}}}}}
-    ), encoding="utf-8")
 
     # the form: every optional question blank but one
     extra_vars, errors = awx_launch(survey, form_answers(survey, {"exchange_http_timeout": 99}))
@@ -234,18 +245,34 @@ def test_a_job_sees_the_inventory_a_given_answer_and_the_credentials(tmp_path: P
     out = tmp_path / "out.json"
     (tmp_path / "credentials.yml").write_text(yaml.dump(injected, Dumper=_Unsafe), encoding="utf-8")
     (tmp_path / "launch.json").write_text(json.dumps(extra_vars), encoding="utf-8")
-    (tmp_path / "test.json").write_text(json.dumps({"names": names, "out": str(out), "certificates": ["http", "imap"]}),
-                                        encoding="utf-8")
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    run = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
-         f"-e@{tmp_path / 'test.json'}", f"-e@{tmp_path / 'launch.json'}", f"-e@{tmp_path / 'credentials.yml'}",
-         str(ROOT / "tests" / "unit" / "files" / "awx_job_variables.yml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
+    run = run_job(tmp_path, inventory, {"names": names, "out": str(out), "certificates": ["http", "imap"]},
+                  f"-e@{tmp_path / 'launch.json'}", f"-e@{tmp_path / 'credentials.yml'}")
     assert run.returncode == 0, run.stdout + run.stderr
     assert password not in run.stdout + run.stderr
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert seen["variables"] == {**inventory, "exchange_http_timeout": 99}
     assert seen["common_names"] == [HOST, HOST]
     assert seen["admin_password_set"] is True
+
+
+def test_a_certificate_file_of_the_site_repository_may_be_vault_encrypted(tmp_path: Path) -> None:
+    """A certificate kept in the site repository, encrypted with ansible-vault: the Vault credential's
+    password decrypts it; without it, the run names the field and the file."""
+    from ansible.parsing.vault import VaultLib, VaultSecret  # pylint: disable=import-outside-toplevel
+
+    key, cert = _certificate()
+    pem = (cert.public_bytes(serialization.Encoding.PEM)
+           + key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    certificate_file = tmp_path / "smtp.pem.vault"
+    certificate_file.write_bytes(VaultLib([("default", VaultSecret(b"site vault"))]).encrypt(pem))
+    (tmp_path / "vault-password").write_text("site vault\n", encoding="utf-8")
+    inventory = {"exchange_smtp_certificate": str(certificate_file), "exchange_smtp_certificate_password": "",
+                 "exchange_admin_password": ""}
+    out = tmp_path / "out.json"
+    test = {"names": [], "out": str(out), "certificates": ["smtp"]}
+    run = run_job(tmp_path, inventory, test, f"--vault-password-file={tmp_path / 'vault-password'}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["common_names"] == [HOST]
+    run = run_job(tmp_path, inventory, test)
+    assert run.returncode != 0
+    assert f"smtp certificate: the file '{certificate_file}' cannot be decrypted" in run.stdout
