@@ -109,8 +109,8 @@ def vrrp(b: Builder, host: Node) -> Vrrp | None:
             raise PlanError(field, f"{vip} is the router of {NETWORK} › Static Routes › Route {index}: keepalived would announce the router's address")
     for index, server in enumerate(b.s["network_dns_servers"] or [], start=1):
         if str(server).strip() == vip:
-            raise PlanError(f"{NETWORK} › DNS server {index}", f"{vip} is the virtual address ({field}), not the address of a DNS server "
-                                                                 "(the appliance runs none of its own)")
+            why = f"{vip} is the virtual address ({field}), not the address of a DNS server (the appliance runs none of its own)"
+            raise PlanError(f"{NETWORK} › DNS server {index}", why)
     return Vrrp(role=role, virtual_address=vip, prefix=host.prefix, router_id=b.s.number("cluster_identifier"),
                 priority=150 if role == "master" else 100)
 
