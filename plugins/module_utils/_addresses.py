@@ -13,39 +13,10 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
+from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import edge, special  # one rule for the wizard too
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._validate import PlanError
 
-_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
-
-
-def special(address: str) -> str:
-    """What makes ``address`` (dotted IPv4) no host's address, or "" when it can be one."""
-    ip = ipaddress.IPv4Address(address)
-    if ip.is_unspecified:
-        return "the unspecified address (any address of the node)"
-    if ip.is_loopback:
-        return "a loopback address (the node itself, 127.0.0.0/8)"
-    if ip.is_multicast:
-        return "a multicast address (224.0.0.0/4)"
-    if ip == _LIMITED_BROADCAST:
-        return "the broadcast address"
-    if ip.is_link_local:
-        return "a link-local address (169.254.0.0/16)"
-    if ip.is_reserved:
-        return "a reserved address (240.0.0.0/4)"
-    return ""
-
-
-def edge(address: str, network: ipaddress.IPv4Network) -> str:
-    """What makes ``address`` unusable in ``network`` (its network or broadcast address), or ""."""
-    if network.prefixlen >= 31:  # RFC 3021: both addresses of a /31 are hosts
-        return ""
-    ip = ipaddress.IPv4Address(address)
-    if ip == network.network_address:
-        return f"the network address of {network}"
-    if ip == network.broadcast_address:
-        return f"the broadcast address of {network}"
-    return ""
+__all__ = ["edge", "host_address", "server_address", "special", "virtual_address"]
 
 
 def host_address(field: str, address: str, network: ipaddress.IPv4Network | None = None) -> str:

@@ -103,6 +103,39 @@ def _ipv4(field: str, value: t.Any) -> str:
         raise NetError(field, f"{str(value).strip()!r} is not an IPv4 address (like 192.168.0.200)") from None
 
 
+_LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def special(address: str) -> str:
+    """What makes ``address`` (dotted IPv4) no host's address, or "" when it can be one."""
+    ip = ipaddress.IPv4Address(address)
+    if ip.is_unspecified:
+        return "the unspecified address (any address of the node)"
+    if ip.is_loopback:
+        return "a loopback address (the node itself, 127.0.0.0/8)"
+    if ip.is_multicast:
+        return "a multicast address (224.0.0.0/4)"
+    if ip == _LIMITED_BROADCAST:
+        return "the broadcast address"
+    if ip.is_link_local:
+        return "a link-local address (169.254.0.0/16)"
+    if ip.is_reserved:
+        return "a reserved address (240.0.0.0/4)"
+    return ""
+
+
+def edge(address: str, network: ipaddress.IPv4Network) -> str:
+    """What makes ``address`` unusable in ``network`` (its network or broadcast address), or ""."""
+    if network.prefixlen >= 31:  # RFC 3021: both addresses of a /31 are hosts
+        return ""
+    ip = ipaddress.IPv4Address(address)
+    if ip == network.network_address:
+        return f"the network address of {network}"
+    if ip == network.broadcast_address:
+        return f"the broadcast address of {network}"
+    return ""
+
+
 def _prefix(field: str, value: t.Any) -> int:
     text = str(value if value is not None else "").strip().lstrip("/")
     if _DIGITS.fullmatch(text) and 0 <= int(text) <= 32:
@@ -133,10 +166,37 @@ def static_routes(entries: t.Any, address: str = "", netmask: str = "") -> list[
         except ValueError:
             raise NetError(f"{field} › Network", f"{net_address} has host bits set for netmask /{length}") from None
         router = _ipv4(f"{field} › Router", route.get("router"))
+        why = special(router)
+        if why:
+            raise NetError(f"{field} › Router", f"{router} is {why}, not the address of a router")
         if subnet is not None and ipaddress.IPv4Address(router) not in subnet:
             raise NetError(f"{field} › Router", f"{router} is not in the node's subnet {subnet}")
+        why = edge(router, subnet) if subnet is not None else ""
+        if why:
+            raise NetError(f"{field} › Router", f"{router} is {why}, not the address of a router")
+        if router == address:
+            raise NetError(f"{field} › Router", f"{router} is the node's own address ({NETWORK} › Address): a route goes through another host")
         routes.append({"network": str(network.network_address), "netmask": str(network.netmask), "router": router})
     return routes
+
+
+def dns_servers(entries: t.Any, address: str = "", netmask: str = "") -> list[str]:
+    """The Network tab's DNS servers: hosts on the network, not the appliance (which runs no DNS server)
+    nor an address no host has. A link-local one is taken (some clouds serve DNS at 169.254.169.253)."""
+    servers = []
+    subnet = ipaddress.IPv4Interface(f"{address}/{netmask}").network if address else None
+    for index, server in enumerate(entries or [], start=1):
+        field = f"{NETWORK} › DNS server {index}"
+        server = _ipv4(field, server)
+        why = "" if ipaddress.IPv4Address(server).is_link_local else special(server)
+        if not why and subnet is not None and ipaddress.IPv4Address(server) in subnet:
+            why = edge(server, subnet)
+        if not why and server == address:
+            why = f"the node's own address ({NETWORK} › Address)"
+        if why:
+            raise NetError(field, f"{server} is {why}, not the address of a DNS server (the appliance runs none of its own)")
+        servers.append(server)
+    return servers
 
 
 def normalize(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -180,7 +240,7 @@ def normalize(raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
             raise NetError(f"{NETWORK} › vLAN Identifier", f"{text!r} is not a VLAN number (1-4094)")
         vlan = int(text)
     routes = static_routes(raw.get("exchange_network_static_routes"), address, netmask)
-    dns = [_ipv4(f"{NETWORK} › DNS server {index}", server) for index, server in enumerate(raw.get("exchange_network_dns_servers") or [], start=1)]
+    dns = dns_servers(raw.get("exchange_network_dns_servers"), address, netmask)
     return {
         "exchange_network_interface": interface,
         "exchange_network_mode": mode,

@@ -53,7 +53,7 @@ from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_model 
     Vrrp,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._plan_network import (
-    check_peer_addresses, firewall, network, node, own_addresses, peers, vrrp,
+    check_peer_addresses, check_servers_are_not_nodes, firewall, network, node, own_addresses, peers, vrrp,
 )
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._port_rules import check_listeners, listener
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._settings import PLAN_DEFAULTS, parse
@@ -148,6 +148,7 @@ def build_plan(settings: t.Mapping[str, t.Any], controller_address: str = "", co
     mail(b, "smtp", SMTP, hubs, "HUB", "SMTP")
     nodes, local_peer = peers(b, host, pair)
     check_peer_addresses(nodes, host, pair)
+    check_servers_are_not_nodes(((f"{CAS} › CAS", cas), (f"{SMTP} › HUB Servers › HUB", hubs)), nodes, host, b.s["network_dns_servers"])
     stats, node_metrics = _stats(b, host.address, pair is not None)
     check_listeners(b.listeners)
     filtering = firewall(b, host, pair, nodes, controller_address, controller_port)

@@ -14,6 +14,7 @@ import typing as t
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._addresses import host_address, virtual_address
 from ansible_collections.exchange_lb.appliance.plugins.module_utils._netcfg import (
     NetError,
+    dns_servers,
     normalize as normalize_network,
     static_routes,
 )
@@ -44,11 +45,15 @@ def node(b: Builder) -> Node:
             raise PlanError(f"{NETWORK} › Gateway", f"{gateway} is the node's own address ({NETWORK} › Address)")
     # one parser for the plan, the network role and the first-boot wizard (_netcfg)
     netmask = str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+    if not isinstance(s["network_dns_servers"], (list, tuple)):
+        raise PlanError(f"{NETWORK} › DNS servers (exchange_network_dns_servers)", "a list of IPv4 addresses is required")
     try:
         routes = [
             (str(ipaddress.IPv4Network(f"{route['network']}/{route['netmask']}")), route["router"])
             for route in static_routes(s["network_static_routes"], address, netmask)
         ]
+        # checked whether or not the role manages the network, like every field
+        dns_servers(s["network_dns_servers"], address, netmask)
     except NetError as error:
         raise PlanError(error.field, error.message) from None
     return Node(
@@ -99,6 +104,13 @@ def vrrp(b: Builder, host: Node) -> Vrrp | None:
     field = f"{HA} › Virtual Service Address"
     vip = ipv4(field, b.s["virtual_service_address"])  # required now
     virtual_address(field, vip, host.address, subnet(host.address, host.prefix), host.gateway, f"{NETWORK} › Gateway", f"{NETWORK} › Address")
+    for index, (_network, router) in enumerate(host.routes, start=1):
+        if router == vip:
+            raise PlanError(field, f"{vip} is the router of {NETWORK} › Static Routes › Route {index}: keepalived would announce the router's address")
+    for index, server in enumerate(b.s["network_dns_servers"] or [], start=1):
+        if str(server).strip() == vip:
+            why = f"{vip} is the virtual address ({field}), not the address of a DNS server (the appliance runs none of its own)"
+            raise PlanError(f"{NETWORK} › DNS server {index}", why)
     return Vrrp(role=role, virtual_address=vip, prefix=host.prefix, router_id=b.s.number("cluster_identifier"),
                 priority=150 if role == "master" else 100)
 
@@ -178,6 +190,26 @@ def check_peer_addresses(nodes: tuple[Peer, ...], host: Node, pair: Vrrp | None)
         host_address(where, peer.address, subnet(host.address, host.prefix))
         if peer.address == pair.virtual_address:
             raise PlanError(where, f"{peer.address} is the virtual address ({HA} › Virtual Service Address), not a node of the pair")
+
+
+def check_servers_are_not_nodes(servers: t.Iterable[tuple[str, t.Sequence[tuple[str, str]]]], nodes: tuple[Peer, ...], host: Node,
+                                dns: t.Sequence[t.Any] = ()) -> None:
+    """No CAS or Hub server, nor DNS server, at the address of the pair's other node (``servers``: the field of a
+    server list, as ``Builder.servers`` names its entries, and the list; ``dns``: the Network tab's DNS servers);
+    the node's own address and the VIP are refused earlier."""
+    others = {peer.address: peer.name for peer in nodes if peer.name != LOCAL_PEER and peer.address != host.address}
+    for index, server in enumerate(dns or (), start=1):
+        if str(server).strip() in others:
+            raise PlanError(f"{NETWORK} › DNS server {index}", f"{str(server).strip()} is the pair's other node {others[str(server).strip()]} "
+                                                               f"({HA} › peers), not the address of a DNS server (the appliance runs none of its own)")
+    for label, entries in servers:
+        for index, (_name, address) in enumerate(entries, start=1):
+            if address in others:
+                raise PlanError(
+                    f"{label}{index} Address",
+                    f"{address} is the pair's other node {others[address]} ({HA} › peers): a server must be another host "
+                    "(haproxy would send the traffic to the appliance)",
+                )
 
 
 def _admin_networks(b: Builder, host: Node, controller_address: str) -> tuple[str, ...]:

@@ -109,3 +109,131 @@ def test_a_pairs_peer_is_a_node_of_the_pair(address: str, why: str) -> None:
     assert why in error.message
     assert build_plan({**PAIR, "network_hostname": "lb1", "peers": [peers[0], {"name": "lb2", "address": "10.0.0.12"}]}).vrrp
     assert build_plan(BASE).peers[0].address == "127.0.0.1"  # a single node's own peer, on loopback
+
+
+# --- the pair's other node, the routers of static routes, the DNS servers --------------------------
+
+PEERS = [{"name": "lb1", "address": "10.0.0.11"}, {"name": "lb2", "address": "10.0.0.12"}]
+PAIRED = {**PAIR, "network_hostname": "lb1", "peers": PEERS}
+
+
+@pytest.mark.parametrize("key, field", [("cas_servers", "CAS Servers › CAS2 Address"), ("hub_servers", "SMTP(s) Service › HUB Servers › HUB2 Address")])
+def test_a_server_is_not_the_pairs_other_node(key: str, field: str) -> None:
+    servers = [{"name": f"{key[:3]}1", "address": "10.0.0.30"}, {"name": f"{key[:3]}2", "address": "10.0.0.12"}]
+    error = refusal({**PAIRED, key: servers})
+    assert error.field == field
+    assert error.message == ("10.0.0.12 is the pair's other node lb2 (High Availability › peers): a server must be another host "
+                             "(haproxy would send the traffic to the appliance)")
+    # a single node has no other node: the address is a server's like any other
+    assert build_plan({**BASE, key: servers})
+
+
+ROUTE = "Network › Static Routes › Route 1 › Router"
+
+
+def with_route(router: str, **more: t.Any) -> dict[str, t.Any]:
+    return {**BASE, "network_gateway": "10.0.0.1", "network_static_routes": [{"network": "192.168.50.0", "netmask": "255.255.255.0", "router": router}],
+            **more}
+
+
+@pytest.mark.parametrize("router, why", [
+    *((special, "not the address of a router") for special in SPECIAL),
+    ("10.0.0.0", "is the network address of 10.0.0.0/24, not the address of a router"),
+    ("10.0.0.255", "is the broadcast address of 10.0.0.0/24, not the address of a router"),
+    ("10.0.0.11", "is the node's own address (Network › Address): a route goes through another host"),
+])
+def test_a_static_routes_router_is_another_host_of_the_subnet(router: str, why: str) -> None:
+    error = refusal(with_route(router))
+    assert error.field == ROUTE
+    assert why in error.message
+    assert build_plan(with_route("10.0.0.2")).node.routes == (("192.168.50.0/24", "10.0.0.2"),)
+
+
+def test_a_static_routes_router_is_not_the_virtual_address() -> None:
+    error = refusal(with_route("10.0.0.10", ha_role="master", virtual_service_address="10.0.0.10"))
+    assert error.field == VIP
+    assert error.message == "10.0.0.10 is the router of Network › Static Routes › Route 1: keepalived would announce the router's address"
+
+
+DNS = "Network › DNS server 2"
+
+
+@pytest.mark.parametrize("server, why", [
+    *((special, "not the address of a DNS server") for special in SPECIAL if not special.startswith("169.254.")),
+    ("10.0.0.0", "is the network address of 10.0.0.0/24"),
+    ("10.0.0.255", "is the broadcast address of 10.0.0.0/24"),
+    ("10.0.0.11", "is the node's own address (Network › Address), not the address of a DNS server (the appliance runs none of its own)"),
+])
+@pytest.mark.parametrize("manage", [True, False])
+def test_a_dns_server_is_a_host_on_the_network_not_the_appliance(server: str, why: str, manage: bool) -> None:
+    settings = {**BASE, "network_manage": manage, "network_interface": "eth0", "network_dns_servers": ["10.0.0.2", server]}
+    error = refusal(settings)
+    assert error.field == DNS
+    assert why in error.message
+
+
+def test_a_dns_server_is_not_the_virtual_address() -> None:
+    error = refusal({**PAIR, "network_dns_servers": ["10.0.0.2", "10.0.0.10"]})
+    assert error.field == DNS
+    assert error.message.startswith("10.0.0.10 is the virtual address (High Availability › Virtual Service Address)")
+
+
+def test_a_dns_server_is_not_the_pairs_other_node() -> None:
+    error = refusal({**PAIRED, "network_dns_servers": ["10.0.0.2", "10.0.0.12"]})
+    assert error.field == DNS
+    assert error.message.startswith("10.0.0.12 is the pair's other node lb2 (High Availability › peers), not the address of a DNS server")
+
+
+@pytest.mark.parametrize("server", ["10.0.0.2", "192.168.1.0", "8.8.8.8", "169.254.169.253"])
+def test_dns_servers_on_the_network_or_elsewhere_are_fine(server: str) -> None:
+    # 192.168.1.0 is a host outside the node's /24; a cloud's link-local resolver is one too
+    plan = build_plan({**BASE, "network_manage": True, "network_interface": "eth0", "network_dns_servers": [server]})
+    assert plan.network is not None and plan.network["exchange_network_dns_servers"] == [server]
+
+
+EDGES = ("10.0.0.0", "10.0.0.1", "10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.255", "169.254.169.253")
+ADDRESS_CLASSES = st.one_of(
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.sampled_from([int(ipaddress.IPv4Address(a)) for a in (*SPECIAL, *EDGES)]),
+    st.integers(min_value=int(ipaddress.IPv4Address("10.0.0.0")), max_value=int(ipaddress.IPv4Address("10.0.1.0"))),
+)
+
+
+def _no_host(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local or ip.is_reserved
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["cas", "hub", "router", "dns"]), number=ADDRESS_CLASSES)
+def test_any_address_of_a_server_a_router_or_a_dns_server_is_taken_or_refused_by_its_field(kind: str, number: int) -> None:
+    """In a pair (lb1 10.0.0.11, lb2 10.0.0.12, VIP 10.0.0.10, gateway 10.0.0.1 on 10.0.0.0/24): each address is
+    either refused naming the field that holds it (the VIP's for a router there) or taken as given."""
+    ip = ipaddress.IPv4Address(number)
+    address = str(ip)
+    subnet = ipaddress.IPv4Network("10.0.0.0/24")
+    edge = address in ("10.0.0.0", "10.0.0.255")
+    appliance = address in ("10.0.0.10", "10.0.0.11", "10.0.0.12")
+    settings = {**PAIRED, "network_gateway": "10.0.0.1"}
+    if kind == "cas":
+        settings["cas_servers"] = [address]
+        fields, usable = {"CAS Servers › CAS1 Address"}, not (_no_host(ip) or edge or appliance)
+    elif kind == "hub":
+        settings.update(smtp_mode="clear", hub_servers=[address])
+        fields, usable = {"SMTP(s) Service › HUB Servers › HUB1 Address"}, not (_no_host(ip) or edge or appliance)
+    elif kind == "router":
+        settings["network_static_routes"] = [{"network": "192.168.50.0", "netmask": 24, "router": address}]
+        # a router of the subnet; the other node (10.0.0.12) may route, it is a host of the subnet
+        fields = {ROUTE, VIP}
+        usable = ip in subnet and not (_no_host(ip) or edge or address in ("10.0.0.10", "10.0.0.11"))
+    else:
+        settings["network_dns_servers"] = [address]
+        fields = {"Network › DNS server 1"}
+        usable = (ip.is_link_local or not _no_host(ip)) and not edge and not appliance
+    try:
+        plan = build_plan(settings)
+    except PlanError as error:
+        assert not usable, str(error)
+        assert error.field in fields, str(error)
+    else:
+        assert usable, f"{kind} {address} was taken"
+        assert plan.vrrp is not None

@@ -425,3 +425,21 @@ def test_a_pending_change_is_put_back_at_boot_without_touching_the_interface(mon
     reason = "the node restarted before the change was confirmed" if at_boot else "asked on the command line"
     assert reason in (state / "netcfg.log").read_text()
     assert _netcfg.main(["rollback", "--at-boot"]) == 0  # nothing pending: nothing to do
+
+
+@pytest.mark.parametrize(("changes", "field", "words"), [
+    ({"exchange_network_static_routes": [{"network": "192.168.9.0", "netmask": "24", "router": "127.0.0.1"}]},
+     "Network › Static Routes › Route 1 › Router", "is a loopback address (the node itself, 127.0.0.0/8), not the address of a router"),
+    ({"exchange_network_static_routes": [{"network": "192.168.9.0", "netmask": "24", "router": "0.0.0.0"}]},
+     "Network › Static Routes › Route 1 › Router", "is the unspecified address"),
+    ({"exchange_network_static_routes": [{"network": "192.168.9.0", "netmask": "24", "router": STATIC["exchange_network_address"]}]},
+     "Network › Static Routes › Route 1 › Router", "is the node's own address"),
+    ({"exchange_network_dns_servers": ["224.0.0.251"]}, "Network › DNS server 1", "is a multicast address (224.0.0.0/4), not the address of a DNS server"),
+    ({"exchange_network_dns_servers": ["1.1.1.1", "127.0.0.53"]}, "Network › DNS server 2", "the appliance runs none of its own"),
+    ({"exchange_network_dns_servers": [STATIC["exchange_network_address"]]}, "Network › DNS server 1", "is the node's own address"),
+])
+def test_the_wizard_refuses_routers_and_dns_servers_no_host_can_be(changes: dict[str, t.Any], field: str, words: str) -> None:
+    # the first-boot wizard and the network role read the configuration through normalize, as the plan does
+    with pytest.raises(NetError) as refused:
+        normalize({**STATIC, **changes})
+    assert refused.value.field == field and words in refused.value.message
