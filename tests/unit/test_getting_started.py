@@ -54,7 +54,7 @@ def test_the_example_inventory_sets_the_admin_networks_and_keeps_certificates_ou
 def test_the_static_rpc_ports_are_a_numbered_step_before_site() -> None:
     apply = SECTION[SECTION.index("### Apply it"):SECTION.index("### Check it")]
     steps = re.findall(r"^(\d+)\. (.*)$", apply, re.M)
-    assert [number for number, _ in steps] == [str(n) for n in range(1, len(steps) + 1)]
+    assert [number for number, _text in steps] == [str(n) for n in range(1, len(steps) + 1)]
     assert "static RPC ports" in steps[0][1]
     assert apply.index("exchange_lb.appliance.exchange_static_ports") < apply.index("exchange_lb.appliance.site")
 
