@@ -139,21 +139,19 @@ def bar_chart_svg(title: str, bars: list[tuple[str, float, float | None]], unit:
     return "\n".join(out) + "\n"
 
 
-def chart(title: str, bars: list[tuple[str, float, float | None]], unit: str = "x") -> tuple[str, bytes]:
-    """The same bar chart as SVG and as PNG."""
-    from png import bar_chart_png
-    return bar_chart_svg(title, bars, unit), bar_chart_png(title, bars, unit)
+def chart(title: str, bars: list[tuple[str, float, float | None]], unit: str = "x") -> str:
+    """The bar chart, as SVG (browsers and GitHub show it; docs/performance.md embeds it)."""
+    return bar_chart_svg(title, bars, unit)
 
 
-def save(name: str, data: dict[str, t.Any], chart: tuple[str, bytes] | None = None) -> Path:
+def save(name: str, data: dict[str, t.Any], chart: str | None = None) -> Path:
     """bench/results/<name>.json (+ .svg); a smoke run writes under bench/results/smoke/ (not committed)."""
     out = RESULTS / "smoke" if data.get("smoke") else RESULTS
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     if chart is not None:
-        (out / f"{name}.svg").write_text(chart[0])
-        (out / f"{name}.png").write_bytes(chart[1])
+        (out / f"{name}.svg").write_text(chart)
     return path
 
 

@@ -1477,8 +1477,8 @@ SECTIONS: tuple[Section, ...] = (
                         " failover keeps every client on its CAS."
                     ),
                     (
-                        "Empty (the default) - every node of the play and of the group C(exchange_lb) (also those a"
-                        " C(--limit) leaves out) whose O(exchange_ha_role) is not V(disabled) and whose"
+                        "Empty (the default) - every node of the play and of the group C(exchange_lb) (or the one the"
+                        " extra var C(exlb_hosts) names; also those a C(--limit) leaves out) whose O(exchange_ha_role) is not V(disabled) and whose"
                         " O(exchange_cluster_identifier) is this node's; each by its O(exchange_network_hostname) and"
                         " O(exchange_network_address), found on the controller by M(exchange_lb.appliance.plan)."
                     ),

@@ -13,7 +13,8 @@ author: exchange_lb developers (@exchange-lb)
 description:
   - The certificate field of an SSL-offloaded service of the appliance, as the ALOHA for Exchange web UI had it
     (C(Certificate .pfx or .pem + file password)).
-  - Reads a certificate file on the managed host, recognised by its content whatever its name. It can be a PEM file
+  - Reads a certificate file on the controller (by default, through the module's action plugin) or, with
+    O(remote_src=true), on the managed host; the file is recognised by its content whatever its name. It can be a PEM file
     holding the certificate, its chain and the private key in any order (the key may be encrypted), or a PKCS#12 file
     (C(.pfx)/C(.p12)) such as the one Exchange exports.
   - Refuses, with a message that starts with the web UI label given in O(field), a file that is not a certificate,
@@ -123,7 +124,8 @@ notes:
   - Chain certificates may come in any order; they are written in issuer order. A certificate in the file that does not
     belong to the chain of the server certificate is refused rather than silently dropped.
   - A PKCS#12 file exported by Windows with legacy encryption (RC2, 3DES) is read as long as the cryptography library
-    on the managed host can load OpenSSL's legacy provider, which its wheels do by default.
+    where the file is read (the controller, or the managed host with O(remote_src=true)) can load OpenSSL's legacy
+    provider, which its wheels do by default.
 seealso:
   - module: exchange_lb.appliance.plan
   - module: community.crypto.x509_certificate_info

@@ -3,6 +3,8 @@ every field mapped to a variable names one that a role really has."""
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import yaml
@@ -37,3 +39,26 @@ def test_the_failover_picture_is_drawn_from_its_data() -> None:
     for fault in data["faults"]:
         for low, high in (fault.get("address_moved", [1, 1]), fault["client_gap"]):  # no address_moved: it stays
             assert 0 < low <= high, fault
+
+
+def test_every_page_of_docs_is_linked_from_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"](docs/{page.name})" in readme, f"README.md does not link docs/{page.name}"
+
+
+def test_no_doc_sends_the_reader_to_the_labs_private_notes() -> None:
+    # "lab facts 3e", "facts pitfall 2": numbered notes a reader of the collection does not have
+    for doc in sorted([*(ROOT / "docs").rglob("*.md"), *(ROOT / "docs").rglob("*.yml")]):
+        text = doc.read_text(encoding="utf-8")
+        assert not re.search(r"\bfacts (?:\d|pitfall)|\bpitfall \d", text), doc.relative_to(ROOT)
+
+
+def test_the_certificate_module_says_where_it_reads_the_file() -> None:
+    tree = ast.parse((ROOT / "plugins" / "modules" / "certificate.py").read_text(encoding="utf-8"))
+    doc = yaml.safe_load(next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                              and getattr(node.targets[0], "id", "") == "DOCUMENTATION"))
+    assert doc["options"]["remote_src"]["default"] is False
+    for text in [*doc["description"], *doc["notes"]]:
+        if "managed host" in text:
+            assert "O(remote_src=true)" in text and "controller" in text, text

@@ -55,3 +55,27 @@ def test_the_contributor_notes_name_the_checks_they_ask_for() -> None:
     text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
     for command in ("make lint unit sanity", "make test", "tools/gen_settings.py", "changelogs/fragments/"):
         assert command in text, command
+
+
+def _collections(path: Path) -> set[str]:
+    import yaml
+
+    return {entry["name"] for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["collections"]}
+
+
+def _used_in(*folders: str) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for folder in folders for p in (ROOT / folder).rglob("*.yml"))
+
+
+def test_a_site_installs_only_the_collections_the_collection_uses() -> None:
+    # requirements.yml is for sites: every collection in it is used by a role or playbook the tarball ships
+    shipped = _used_in("roles", "playbooks")
+    for name in _collections(ROOT / "requirements.yml"):
+        assert f"{name}." in shipped, f"requirements.yml: {name} is used by no role or playbook"
+
+
+def test_the_lab_installs_its_own_collections() -> None:
+    lab = _collections(ROOT / "lab" / "requirements.yml")
+    assert lab == {"containers.podman"}
+    assert not lab & _collections(ROOT / "requirements.yml")
+    assert "containers.podman." in _used_in(".config/molecule")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import subprocess
 import sys
@@ -70,8 +71,7 @@ def test_the_chart_is_well_formed_svg_and_the_table_lines_up() -> None:
     svg = common.bar_chart_svg("t & <title>", [("a", 0.5, 0.8), ("b", 1.2, None)])
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
-    svg, png = common.chart("t", [("a", 0.5, 0.8)], unit="s")
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in png[-12:]
+    assert common.chart("t", [("a", 0.5, 0.8)], unit="s") == common.bar_chart_svg("t", [("a", 0.5, 0.8)], unit="s")
     lines = common.table("T", ["x", "long header"], [[1, 2], ["wide cell", 3]]).splitlines()
     assert len({len(line) for line in lines[1:]}) == 1
 
@@ -126,3 +126,14 @@ def test_a_drill_reports_the_failed_tasks_message_not_an_earlier_one() -> None:
     assert drills.failure_message(real).startswith("HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on")
     assert drills.failure_message(real.replace("[ERROR]: Task failed", "[ERROR]: Something else")).startswith(
         "HTTP(s) Service › Certificate .pfx or .pem: the certificate expired on")
+
+
+def test_a_saved_chart_is_an_svg_that_docs_performance_shows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    common.save("t", {"smoke": False}, common.chart("t", [("a", 0.5, 0.8)], unit="s"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "t.svg"]
+    ET.fromstring((tmp_path / "t.svg").read_text())
+    root = Path(__file__).resolve().parents[3]
+    doc = (root / "docs" / "performance.md").read_text(encoding="utf-8")
+    charts = re.findall(r"!\[[^]]*\]\(\.\./bench/results/([^)]+)\)", doc)
+    assert charts and all(name.endswith(".svg") and (root / "bench" / "results" / name).is_file() for name in charts), charts
