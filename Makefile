@@ -40,7 +40,7 @@ IMAGE_PACKAGES := fdisk qemu-utils qemu-system-x86 python3-pexpect python3-pytes
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: docs docs-lint docs-site help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity sanity-newest \
+.PHONY: docs docs-lint docs-site help demo test deps venv lab-image lab-up lab-up-standins lab-down lab-status lint unit sanity sanity-newest ee-image ee-test \
 	lab-test molecule molecule-debian13 build clean image image-deps image-test \
 	bench bench-smoke drills drills-smoke sslyze
 
@@ -131,7 +131,7 @@ test:
 	@$(STAGE) reset; trap '$(STAGE) report' EXIT; \
 	$(STAGE) run deps -- $(SUBMAKE) deps; \
 	$(STAGE) run venv -- $(SUBMAKE) venv sslyze; \
-	$(STAGE) lanes "lint=$(SUBMAKE) lint" "unit=$(SUBMAKE) unit" "sanity=$(SUBMAKE) sanity" "build=$(SUBMAKE) build" \
+	$(STAGE) lanes "lint=$(SUBMAKE) lint" "unit=$(SUBMAKE) unit" "sanity=$(SUBMAKE) sanity" "build=$(SUBMAKE) build" "docs-site=$(SUBMAKE) docs-site" \
 	  :: "lab-reset=lab/lab.sh down" "lab-images=lab/lab.sh image" "lab-test=$(SUBMAKE) lab-test" \
 	     "lab-images-debian13=env LAB_DEBIAN=13 lab/lab.sh image"; \
 	$(STAGE) run lab-up-standins -- $(SUBMAKE) lab-up-standins; \
@@ -169,6 +169,16 @@ unit: venv
 sanity: venv
 	@echo "==> ansible-test sanity"
 	tools/ansible-test.sh sanity --python 3.11 --venv
+
+# An execution environment image built here (ansible-builder + podman on the lab's Debian 13 node
+# image: lab/ee/execution-environment.yml), and the skeleton's job run inside it (not in make test:
+# the build downloads ansible-core and the collection's Python needs from PyPI each time)
+ee-image: deps venv
+	LAB_DEBIAN=13 lab/lab.sh image
+	source lab/env.sh && $(BIN)/python tools/ee_image.py
+
+ee-test: ee-image lab-up-standins
+	source lab/env.sh && $(BIN)/molecule test -s ee_image
 
 # the newest ansible-core on PyPI, on Python >= 3.12 (make test runs it beside the molecule lanes)
 sanity-newest: venv

@@ -7,6 +7,12 @@ declares, the collection installed from its built tarball, and ansible-runner dr
 --python and --core make the same closure with another interpreter and ansible-core (e.g. python3.13 and
 the newest ansible-core on PyPI) in .build/NAME, beside the EE's own.
 
+    tools/ee_closure.py --inventory DIR --container IMAGE [--check] [--diff]
+
+runs the same job in a built execution environment image instead (tools/ee_image.py builds one): podman
+runs IMAGE on the lab's network with ansible-runner and the same private data dir, the inventory and the
+SSH key mounted at their own paths; nothing of this machine's Python or collections is used.
+
 What goes into the venv is read from the definitions, not restated here:
 - execution-environment.yml: ``dependencies.ansible_core`` and ``dependencies.ansible_runner`` (pip specs);
 - meta/execution-environment.yml: the collection's own Python needs (meta/ee-requirements.txt);
@@ -136,7 +142,7 @@ def _manifest_version(path: Path) -> str:
     return str(json.loads((path / "MANIFEST.json").read_text(encoding="utf-8"))["collection_info"]["version"])
 
 
-def run(inventory: Path, cmdline: list[str]) -> dict[str, object]:
+def run(inventory: Path, cmdline: list[str], container: str | None = None) -> dict[str, object]:
     """ansible-runner with a private data dir of its own: project/site.yml as a site repository has it."""
     private = WORK / "runner"
     shutil.rmtree(private, ignore_errors=True)
@@ -149,13 +155,27 @@ def run(inventory: Path, cmdline: list[str]) -> dict[str, object]:
         "[defaults]\ninterpreter_python = auto_silent\nforks = 10\ncallback_result_format = yaml\n"
         "[ssh_connection]\npipelining = true\n", encoding="utf-8")
     log = WORK / "last-run.log"
-    argv = [str(VENV / "bin" / "ansible-runner"), "run", str(private), "-p", "site.yml",
-            "--inventory", str(inventory), "--ident", "closure", "--rotate-artifacts", "1"]
+    runner = ["run", str(private), "-p", "site.yml", "--inventory", str(inventory), "--ident", "closure",
+              "--rotate-artifacts", "1"]
     if cmdline:
         # one argument: "--cmdline --check" would read --check as an option of ansible-runner's own
-        argv.append("--cmdline=" + " ".join(cmdline))
-    env = _clean_env(ANSIBLE_COLLECTIONS_PATH=str(WORK / "collections"), ANSIBLE_NOCOLOR="1",
-                     ANSIBLE_FORCE_COLOR="0")
+        runner.append("--cmdline=" + " ".join(cmdline))
+    if container:
+        # the paths mounted where they are here (the inventory names the key by its path); root in the
+        # container, as the key is root's; the lab's network, where the nodes are
+        mounts = [private, inventory] + [Path(os.environ[name]).parent for name in ("LAB_SSH_KEY",) if os.environ.get(name)]
+        argv = ["podman", "run", "--rm", "--user", "0", "--network", os.environ.get("LAB_NET", "exlb-lab"),
+                "-e", "ANSIBLE_NOCOLOR=1", "-e", "ANSIBLE_FORCE_COLOR=0"]
+        for mount in mounts:
+            argv += ["-v", f"{mount}:{mount}"]
+        argv += [container, "ansible-runner", *runner]
+        # podman itself runs with this machine's environment (the lab's containers.conf, its helpers);
+        # the job inside the image sees only the -e variables above
+        env = dict(os.environ)
+    else:
+        argv = [str(VENV / "bin" / "ansible-runner"), *runner]
+        env = _clean_env(ANSIBLE_COLLECTIONS_PATH=str(WORK / "collections"), ANSIBLE_NOCOLOR="1",
+                         ANSIBLE_FORCE_COLOR="0")
     with log.open("w", encoding="utf-8") as out:
         completed = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, check=False, timeout=1500)
     stats: dict[str, dict[str, int]] = {}
@@ -176,9 +196,22 @@ def main() -> int:
     parser.add_argument("--python", help="the interpreter of the venv (default: the one this runs on)")
     parser.add_argument("--core", help="pip spec of ansible-core instead of the EE's (e.g. ansible-core)")
     parser.add_argument("--name", default="ee-closure", help="the work folder under .build")
+    parser.add_argument("--container", help="an execution environment image to run the job in (podman)")
     args = parser.parse_args()
-    use(args.name)
+    use(args.name if not args.container else "ee-image-run")
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.container:
+        summary = run(args.inventory.resolve(), ["--check"] * args.check + ["--diff"] * args.diff, args.container)
+        inside = subprocess.run(["podman", "run", "--rm", args.container, "python3", "-c",
+                                 "import ansible.release, ansible_runner.__main__, platform, importlib.metadata as m; "
+                                 "print(ansible.release.__version__, m.version('ansible-runner'), platform.python_version())"],
+                                capture_output=True, text=True, check=False).stdout.split()
+        summary.update(zip(("ansible-core", "ansible-runner", "python"), inside))
+        summary["image"] = args.container
+        if summary["rc"] != 0:
+            print("".join(Path(str(summary["log"])).read_text(encoding="utf-8").splitlines(True)[-60:]))
+        print(json.dumps(summary, sort_keys=True))
+        return 0 if summary["rc"] == 0 else 1
     python = shutil.which(args.python) if args.python else None
     if args.python and not python:
         raise SystemExit(f"no interpreter {args.python} on this machine")
