@@ -927,6 +927,7 @@ def test_cryptography_version() -> None:
     assert certificate.HAS_CRYPTOGRAPHY
     assert not certificate.cryptography_too_old()
 
+
 @pytest.mark.parametrize(("installed", "too_old"), [("41.0.7", True), ("42.0.0", False), ("42.0.0rc1", False), ("50.0.2", False),
                                                     ("9.9", True)])
 def test_cryptography_too_old_compares_versions_as_numbers(monkeypatch: pytest.MonkeyPatch, installed: str, too_old: bool) -> None:
