@@ -31,6 +31,31 @@ All parsing is done by ``cryptography``; no PEM or DER is parsed by hand.
 Host names are compared in IDNA A-label form (``xn--...``): with the ``idna``
 package (UTS #46, as browsers do) when it is installed, else with Python's
 built-in ``idna`` codec (IDNA 2003).
+
+The host-name matching (:func:`matches_pattern`, :func:`covers_host_name`,
+about twenty lines) is ours on purpose; both libraries that do RFC 6125
+matching were tried against the cases the unit tests pin, and both answer
+otherwise where a client's answer matters:
+
+* ``cryptography.x509.verification`` (42+) matches names only inside a whole
+  path validation: asked about the leaf alone (the leaf as its own trust
+  anchor) it still applies its time and CA/B profile rules, a name mismatch
+  is told from those refusals only by its message text, one DNS name of a
+  certificate cannot be matched on its own, and its documentation calls the
+  API unstable.  It also covers ``example.com`` with ``*.com`` (browsers
+  refuse a wildcard over a top-level domain; we do too) and takes A-label
+  host names only.
+* ``service_identity`` (``verify_certificate_hostname``) refuses the whole
+  certificate (``CertificateError``) when any one of its DNS names is an
+  invalid wildcard (``*.com``, ``mail.*.com``, ``*.*.local``), even next to
+  the right name, where clients only skip that name; it does not cover
+  ``mail.example.com`` with a ``mail.example.com.`` name nor an ``xn--`` host
+  with a U-label name (not allowed in a certificate, but seen); and matching
+  one name, as the callers here need, exists only in its ``hazmat`` module.
+  It would also add itself and ``attrs`` to every controller, and its current
+  release (26.1) needs cryptography 47 where the collection needs 42.
+
+Wrapping either to keep these answers would take more code than the matcher.
 """
 
 from __future__ import annotations

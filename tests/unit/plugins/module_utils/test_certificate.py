@@ -665,6 +665,37 @@ def test_idna_uses_the_idna_package_when_installed_else_the_builtin_codec(monkey
     assert certificate.matches_pattern("xn--mnchen-3ya.example.com", "münchen.example.com")
 
 
+# (the certificate's DNS names, the host name asked, whether the certificate covers it). Each row is a
+# case where service_identity or cryptography.x509.verification would answer otherwise (the module's
+# docstring says why the matcher is ours): one odd name among the certificate's names does not void
+# the others, a trailing dot is no other name, and a wildcard over a top-level domain covers nothing.
+SAN_CASES = [
+    (["*.com", HOST], HOST, True),  # service_identity refuses the whole certificate
+    ([HOST, "mail.*.com"], HOST, True),  # idem
+    (["*.*.local", HOST], HOST, True),  # idem
+    ([HOST + "."], HOST, True),  # both libraries: not covered
+    (["*.local"], HOST.split(".", 1)[1], False),  # cryptography's verifier: covered
+    (["*.mydomain.local"], HOST, True),
+]
+
+
+@pytest.mark.parametrize("sans, host_name, covered", SAN_CASES)
+def test_the_certificate_covers_the_host_name_as_browsers_match_it(
+    pki: Pki, sans: list[str], host_name: str, covered: bool
+) -> None:
+    bundle = certificate.load_bundle(pem(pki.issue(sans=sans), pki.inter, pki.root, pki.key), None, field=FIELD)
+    assert certificate.covers_host_name(bundle.certificate, host_name) is covered
+    if covered:
+        certificate.validate(bundle, host_name=host_name, field=FIELD, now=NOW)
+        return
+    with pytest.raises(CertificateError) as info:
+        certificate.validate(bundle, host_name=host_name, field=FIELD, now=NOW)
+    assert str(info.value) == (
+        f"{FIELD}: the certificate does not cover the host name {host_name}; it covers: {', '.join(sans)} "
+        f"({certificate.describe(bundle.certificate)})"
+    )
+
+
 @hypothesis_settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(alphabet="abcmnäöüéñçø", min_size=1, max_size=12), min_size=1, max_size=3))
 def test_an_internationalised_name_matches_its_a_label_form(labels: list[str]) -> None:
@@ -895,6 +926,7 @@ def test_check_certificate_naive_now_is_utc(pki: Pki) -> None:
 def test_cryptography_version() -> None:
     assert certificate.HAS_CRYPTOGRAPHY
     assert not certificate.cryptography_too_old()
+
 
 @pytest.mark.parametrize(("installed", "too_old"), [("41.0.7", True), ("42.0.0", False), ("42.0.0rc1", False), ("50.0.2", False),
                                                     ("9.9", True)])
