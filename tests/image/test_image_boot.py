@@ -132,7 +132,7 @@ def _ssh_password_login(port: int, password: str, timeout: float = 300) -> str:
     """An SSH login as admin through the VM's forwarded port, offering ``password`` and no key.
 
     "refused": sshd answered without asking for a password; "logged in": the password was asked for and
-    the command ran. Until sshd answers (it waits for the host keys made at the first boot), it retries."""
+    the command ran; else what ssh showed after asking (an expired password: "Password change required"). Until sshd answers (it waits for the host keys made at the first boot), it retries."""
     deadline = time.monotonic() + timeout * SLOW
     argv = ["-p", str(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
             "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
@@ -148,8 +148,7 @@ def _ssh_password_login(port: int, password: str, timeout: float = 300) -> str:
             ssh.expect([pexpect.EOF, pexpect.TIMEOUT])
             seen += str(ssh.before or "")
             ssh.close()
-            assert "SSH-AS-admin" in seen, f"ssh asked for admin's password, then: {seen!r}"
-            return "logged in"
+            return "logged in" if "SSH-AS-admin" in seen else f"asked for the password, then: {seen!r}"
         ssh.close()
         if outcome == 1:
             assert "password" not in seen.split("Permission denied")[1] and "keyboard-interactive" not in seen, seen
@@ -239,7 +238,7 @@ def test_the_image_boots_to_the_wizard_and_the_admin_logs_in(console: pexpect.sp
 
     build = (IMAGE_DIR / "build-seconds").read_text(encoding="utf-8").strip() if (IMAGE_DIR / "build-seconds").exists() else "?"
     report = (f"{ACCEL}: image {IMAGE.name}: {IMAGE.stat().st_size / 1e6:.0f} MB, built in {build} s; boot to the wizard's prompt: {boot_to_wizard:.1f} s; "
-              f"SSH refused admin's first password {ssh_refused:.1f} s after the wizard (sshd's start included)")
+              f"SSH refused admin's password {ssh_refused:.1f} s after a mistyped first change on the console")
     (IMAGE_DIR / "boot-report.txt").write_text(report + "\n", encoding="utf-8")
     print(report)
 
