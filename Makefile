@@ -153,7 +153,7 @@ lint: venv
 	mkdir -p .build/ansible-home
 	ANSIBLE_HOME=$(CURDIR)/.build/ansible-home $(BIN)/ansible-lint --offline --profile production -q
 	@echo "==> shellcheck"
-	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run roles/keepalived/files/exlb-*
+	shellcheck lab/*.sh lab/image/*.sh tools/*.sh .ci/run roles/keepalived/files/exlb-* lab/rootfs/vm/usr/local/libexec/exchange-lb/*
 	@echo "==> antsibull-docs lint (module and role documentation)"
 	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	@echo "==> antsibull-changelog lint (the pending fragments and the released changelog)"

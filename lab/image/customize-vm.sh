@@ -22,10 +22,15 @@ mkdir -p "${root}/var/lib/exchange-lb"
 : > "${root}/var/lib/exchange-lb/image-firstboot"
 in_root systemctl enable exlb-image-firstboot.service
 
-# --- the admin account: sudo with its password, which is changed at the first login
+# --- the admin account: sudo with its password, which is changed at the first login (on the console)
 in_root useradd --create-home --shell /bin/bash --groups sudo admin
 printf 'admin:admin\n' | in_root chpasswd
 in_root passwd --quiet --expire admin
+# SSH takes no password until that change (05-appliance.conf; the PAM hook admin-first-password)
+in_root groupadd --system exlb-ssh-password
+: > "${root}/var/lib/exchange-lb/admin-first-password"
+in_root pam-auth-update --enable exlb-admin-first-password
+grep -q admin-first-password "${root}/etc/pam.d/common-password" || { echo "customize-vm: the PAM hook is not armed" >&2; exit 1; }
 in_root passwd --quiet --lock root
 
 # --- the daemons wait for the roles (they enable what the plan uses)

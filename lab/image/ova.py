@@ -185,7 +185,8 @@ def descriptor(name: str, disk: Disk, product: Product, disk_file: str) -> bytes
     _sub(annotation, OVF, "Info", "How to start")
     _sub(annotation, OVF, "Annotation",
          "At the first boot the network wizard runs on the console and on COM1 (115200 baud). "
-         "Log in as admin (first password admin, changed at the first login), then configure the "
+         "Log in as admin on the console (first password admin, changed at that first login; SSH takes "
+         "no password until then), then configure the "
          f"appliance from an Ansible controller: {product.url} (docs/image.md).")
 
     os_section = _sub(system, OVF, "OperatingSystemSection", id=str(CIM_OS_DEBIAN_64))

@@ -2,7 +2,8 @@
 
 Run on demand: ``make image-test`` (``make image`` first). The image is never written: the VM runs on
 a qcow2 overlay in pytest's tmp_path. Its NIC is QEMU's user-mode network with ``restrict=on``: the
-guest reaches QEMU's virtual gateway (10.0.2.2) and nothing beyond this machine.
+guest reaches QEMU's virtual gateway (10.0.2.2) and nothing beyond this machine; a ``hostfwd`` from
+127.0.0.1 to its port 22 lets the test's ``ssh`` client reach its sshd.
 The serial console (ttyS0) is the terminal pexpect drives: what an administrator sees on a
 hypervisor's serial console or ``virsh console``.
 
@@ -18,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 import typing as t
@@ -60,21 +62,30 @@ def _kvm_or_fail() -> str:
     return qemu
 
 
-def _boot(tmp_path: Path, disk: Path, disk_format: str, hardware: list[str], nic: str) -> pexpect.spawn:
-    """Power on a VM on a throw-away qcow2 overlay of ``disk``; its serial console, as pexpect drives it."""
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _boot(tmp_path: Path, disk: Path, disk_format: str, hardware: list[str], nic: str, ssh_port: int | None = None) -> pexpect.spawn:
+    """Power on a VM on a throw-away qcow2 overlay of ``disk``; its serial console, as pexpect drives it.
+
+    ``ssh_port``: this machine's 127.0.0.1:ssh_port forwarded to the guest's port 22 (at 10.0.2.15)."""
     qemu = _kvm_or_fail()
     overlay = tmp_path / "overlay.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", disk_format, "-b", str(disk), str(overlay)], check=True)
     argv = [
         "-accel", ACCEL, "-nographic", *hardware,
         "-drive", f"file={overlay},format=qcow2,if=none,id=disk0",
-        "-nic", f"user,model={nic},restrict=on",
+        "-nic", f"user,model={nic},restrict=on" + (f",hostfwd=tcp:127.0.0.1:{ssh_port}-{ADDRESS}:22" if ssh_port else ""),
     ]
     log = (tmp_path / "console.log").open("w", encoding="utf-8")
     child = pexpect.spawn(qemu, argv, encoding="utf-8", codec_errors="replace", timeout=BOOT_TIMEOUT, dimensions=(50, 200))
     child.logfile_read = log
     child.started = time.monotonic()  # type: ignore[attr-defined]
     child.log = log  # type: ignore[attr-defined]
+    child.ssh_port = ssh_port  # type: ignore[attr-defined]
     return child
 
 
@@ -89,7 +100,8 @@ def fixture_console(tmp_path: Path) -> t.Iterator[pexpect.spawn]:
     """The qcow2 as KVM and Proxmox run it: a virtio disk and a virtio NIC."""
     if not IMAGE.is_file():
         pytest.fail(f"{IMAGE} is missing: run `make image` first", pytrace=False)
-    child = _boot(tmp_path, IMAGE, "qcow2", ["-m", "1024", "-smp", "1", "-device", "virtio-blk-pci,drive=disk0"], "virtio-net-pci")
+    child = _boot(tmp_path, IMAGE, "qcow2", ["-m", "1024", "-smp", "1", "-device", "virtio-blk-pci,drive=disk0"], "virtio-net-pci",
+                  ssh_port=_free_port())
     try:
         yield child
     finally:
@@ -116,6 +128,35 @@ def _shell(console: pexpect.spawn, command: str, timeout: float = 30) -> str:
     return text[: -len("OUT>>")].replace("\r", "")
 
 
+def _ssh_password_login(port: int, password: str, timeout: float = 300) -> str:
+    """An SSH login as admin through the VM's forwarded port, offering ``password`` and no key.
+
+    "refused": sshd answered without asking for a password; "logged in": the password was asked for and
+    the command ran; else what ssh showed after asking (an expired password: "Password change required"). Until sshd answers (it waits for the host keys made at the first boot), it retries."""
+    deadline = time.monotonic() + timeout * SLOW
+    argv = ["-p", str(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
+            "-o", "NumberOfPasswordPrompts=1", "-o", f"ConnectTimeout={10 * SLOW}", "-F", "/dev/null",
+            "admin@127.0.0.1", "echo SSH-AS-$(id -un)"]
+    seen = ""
+    while time.monotonic() < deadline:
+        ssh = pexpect.spawn("ssh", argv, encoding="utf-8", codec_errors="replace", timeout=60 * SLOW)
+        outcome = ssh.expect([r"(?i)password: ", r"Permission denied \([^)]*\)", pexpect.EOF, pexpect.TIMEOUT])
+        seen = str(ssh.before or "") + str(ssh.after if isinstance(ssh.after, str) else "")
+        if outcome == 0:
+            ssh.sendline(password)
+            ssh.expect([pexpect.EOF, pexpect.TIMEOUT])
+            seen += str(ssh.before or "")
+            ssh.close()
+            return "logged in" if "SSH-AS-admin" in seen else f"asked for the password, then: {seen!r}"
+        ssh.close()
+        if outcome == 1:
+            assert "password" not in seen.split("Permission denied")[1] and "keyboard-interactive" not in seen, seen
+            return "refused"
+        time.sleep(5)  # no SSH answer yet (QEMU accepts and drops the connection until sshd listens)
+    pytest.fail(f"sshd did not answer on 127.0.0.1:{port} within {timeout * SLOW} s; ssh said: {seen!r}", pytrace=False)
+
+
 def test_the_image_boots_to_the_wizard_and_the_admin_logs_in(console: pexpect.spawn) -> None:
     started: float = console.started  # type: ignore[attr-defined]
     _expect(console, re.escape("Warning: No IP configuration found !"), BOOT_TIMEOUT / SLOW)
@@ -135,7 +176,27 @@ def test_the_image_boots_to_the_wizard_and_the_admin_logs_in(console: pexpect.sp
     assert f"{ADDRESS} on eth0" in summary
     assert f"Reach it with:  ssh admin@{ADDRESS}" in summary and "ssh root@" not in summary
 
-    # The login prompt follows the wizard on the same console; the first login changes the password.
+    # The login prompt follows the wizard on the same console. A first login whose new password is
+    # mistyped changes nothing: login ends, and SSH still takes no password (the box is on a network now).
+    _expect(console, r"login: ", 60)
+    console.sendline("admin")
+    _expect(console, r"Password: ")
+    console.sendline("admin")
+    _expect(console, r"(?i)you are required to change your password immediately")
+    _expect(console, r"(?i)current password: ")
+    console.sendline("admin")
+    _expect(console, r"(?i)new password: ")
+    console.sendline(NEW_PASSWORD)
+    _expect(console, r"(?i)retype new password: ")
+    console.sendline(NEW_PASSWORD + "-typo")
+    _expect(console, r"login: ", 60)
+    port: int = console.ssh_port  # type: ignore[attr-defined]
+    ssh_before = time.monotonic()
+    assert _ssh_password_login(port, "admin") == "refused"
+    ssh_refused = time.monotonic() - ssh_before
+
+    # The first login on the console changes the password.
+    console.sendline("")
     _expect(console, r"login: ", 60)
     console.sendline("admin")
     _expect(console, r"Password: ")
@@ -165,6 +226,9 @@ def test_the_image_boots_to_the_wizard_and_the_admin_logs_in(console: pexpect.sp
     assert _shell(console, active, 150).strip() == "active", \
         _shell(console, "systemctl status --no-pager -n 20 ssh.service; systemctl list-jobs --no-pager; systemctl --failed --no-pager")
     assert _shell(console, "test -e /var/lib/exchange-lb/image-firstboot; echo $?").strip() == "1"  # done once
+    # That change opened SSH to admin's (new) password; the expired first one is gone.
+    assert _ssh_password_login(port, NEW_PASSWORD) == "logged in"
+    assert "exlb-ssh-password" in _shell(console, "id -nG admin")
     assert _shell(console, "ls /var/lib/apt/lists/ | grep -c _Packages").strip() == "0"
     # The collection is on the image; root has no password; admin becomes root with its own.
     assert "exchange_lb.appliance" in _shell(console, "ls -d /usr/share/ansible/collections/ansible_collections/exchange_lb/appliance "
@@ -173,7 +237,8 @@ def test_the_image_boots_to_the_wizard_and_the_admin_logs_in(console: pexpect.sp
     assert re.search(r"\b0\r*\n", _expect(console, r"SUDO-DONE\r*\n", 30))
 
     build = (IMAGE_DIR / "build-seconds").read_text(encoding="utf-8").strip() if (IMAGE_DIR / "build-seconds").exists() else "?"
-    report = f"{ACCEL}: image {IMAGE.name}: {IMAGE.stat().st_size / 1e6:.0f} MB, built in {build} s; boot to the wizard's prompt: {boot_to_wizard:.1f} s"
+    report = (f"{ACCEL}: image {IMAGE.name}: {IMAGE.stat().st_size / 1e6:.0f} MB, built in {build} s; boot to the wizard's prompt: {boot_to_wizard:.1f} s; "
+              f"SSH refused admin's password {ssh_refused:.1f} s after a mistyped first change on the console")
     (IMAGE_DIR / "boot-report.txt").write_text(report + "\n", encoding="utf-8")
     print(report)
 
