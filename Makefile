@@ -32,7 +32,7 @@ SCENARIOS_DEBIAN13 ?= data_offload data_bridge
 # qemu-utils: the OVA packer's unit tests read VMDKs that qemu-img writes.
 HOST_PACKAGES := git make curl openssl ca-certificates python3-venv podman runc crun netavark \
 	aardvark-dns fuse-overlayfs slirp4netns uidmap iptables mmdebstrap shellcheck socat tmux \
-	wrk haproxy keepalived nftables qemu-utils
+	wrk haproxy keepalived nftables qemu-utils graphviz fonts-dejavu-core
 # make image: sfdisk (fdisk), qemu-img; make image-test: KVM's qemu and pexpect/pytest for the system
 # python (not in make test yet: make deps does not install them)
 IMAGE_PACKAGES := fdisk qemu-utils qemu-system-x86 python3-pexpect python3-pytest
@@ -262,7 +262,7 @@ $(SSLYZE_VENV)/bin/.stamp: bench/requirements-sslyze.txt
 docs: venv
 	$(BIN)/python tools/gen_settings.py
 	$(BIN)/python tools/gen_grafana_dashboard.py
-	$(BIN)/python tools/gen_architecture_svg.py
+	tools/render_architecture.sh > docs/architecture.svg.tmp && mv docs/architecture.svg.tmp docs/architecture.svg
 	$(BIN)/python tools/gen_playbook_docs.py
 
 # antsibull-docs: every module and role spec's markup and references (O(), M(), P()).
