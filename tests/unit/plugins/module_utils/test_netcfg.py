@@ -435,7 +435,7 @@ def test_a_pending_change_is_put_back_at_boot_without_touching_the_interface(mon
     ({"exchange_network_static_routes": [{"network": "192.168.9.0", "netmask": "24", "router": STATIC["exchange_network_address"]}]},
      "Network › Static Routes › Route 1 › Router", "is the node's own address"),
     ({"exchange_network_dns_servers": ["224.0.0.251"]}, "Network › DNS server 1", "is a multicast address (224.0.0.0/4), not the address of a DNS server"),
-    ({"exchange_network_dns_servers": ["1.1.1.1", "127.0.0.53"]}, "Network › DNS server 2", "the appliance runs none of its own"),
+    ({"exchange_network_dns_servers": ["10.0.0.53", "127.0.0.53"]}, "Network › DNS server 2", "the appliance runs none of its own"),
     ({"exchange_network_dns_servers": [STATIC["exchange_network_address"]]}, "Network › DNS server 1", "is the node's own address"),
 ])
 def test_the_wizard_refuses_routers_and_dns_servers_no_host_can_be(changes: dict[str, t.Any], field: str, words: str) -> None:
